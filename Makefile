@@ -1,0 +1,64 @@
+# The project's commands. `make run` and `make test` are the two the README starts with.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# The test suite talks to the machine's real PostgreSQL and Redis.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format migrations-check bench worker beat seed clean venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+## run: set up, migrate, seed the demo cohort and serve on http://127.0.0.1:8000
+run: $(STAMP)
+	DJANGO_DEBUG=1 $(PY) manage.py migrate --no-input
+	DJANGO_DEBUG=1 $(PY) manage.py seed_demo
+	DJANGO_DEBUG=1 $(PY) manage.py recompute_trends
+	DJANGO_DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+
+## test: set up and run the whole suite against PostgreSQL and Redis
+test: $(STAMP)
+	scripts/ensure-services.sh
+	scripts/ensure-chromium.sh
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+	DJANGO_SECRET_KEY=test-only-not-secret DJANGO_DEBUG=0 \
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## bench: scale benchmarks (synthetic registry-scale data), results in bench/results/
+bench: $(STAMP)
+	scripts/ensure-services.sh
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/bench} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+	DJANGO_SECRET_KEY=bench-only-not-secret DJANGO_DEBUG=0 $(PY) bench/run.py
+
+## worker / beat: background jobs against $$REDIS_URL
+worker: $(STAMP)
+	$(VENV)/bin/celery -A registry worker --loglevel=INFO
+
+beat: $(STAMP)
+	$(VENV)/bin/celery -A registry beat --loglevel=INFO
+
+seed: $(STAMP)
+	DJANGO_DEBUG=1 $(PY) manage.py seed_demo
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,38 @@
+"""Writes on alerts made by people: acknowledge (the engine itself lives in
+``clinical.evaluation``)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from clinical.models import Alert, AlertStatus
+from registry.audit import audit_record, diff, snapshot
+
+ACK_FIELDS = ["status", "acknowledged_at", "acknowledged_by_id", "acknowledge_note"]
+
+
+def alert_acknowledge(*, alert: Alert, by, note: str = "") -> Alert:
+    """Open -> acknowledged (who, when, note). Acknowledging twice keeps the first."""
+    with transaction.atomic():
+        current = Alert.objects.select_for_update().get(pk=alert.pk)
+        if current.status == AlertStatus.RESOLVED:
+            raise ValidationError({"status": ["This alert is already resolved."]})
+        if current.status == AlertStatus.ACKNOWLEDGED:
+            return current
+        before = snapshot(current, ACK_FIELDS)
+        current.status = AlertStatus.ACKNOWLEDGED
+        current.acknowledged_at = timezone.now()
+        current.acknowledged_by = by
+        current.acknowledge_note = (note or "").strip()[:2000]
+        current.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "acknowledge_note", "updated_at"])
+        audit_record(
+            user=by,
+            action="update",
+            obj=current,
+            patient=current.patient,
+            changes=diff(before, snapshot(current, ACK_FIELDS)),
+            reason=current.acknowledge_note,
+        )
+    return current

@@ -1,0 +1,205 @@
+"""THE scoping layer: which patients, and which of their records, a user may read or write.
+
+Every view, API view, export and task reaches patient data through these functions;
+nothing else filters by site. "Not yours" and "does not exist" look the same (404).
+
+Roles (per site, from Membership):
+- clinician: read and write the patients of the site, identity included;
+- site_lead: as clinician, and manages the site's members;
+- researcher: pseudonymous data of consenting patients only, never PatientIdentity,
+  never writes;
+- registry_admin: every site, read and write (a superuser counts as one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from registry.models import CLINICAL_ROLES, WRITE_ROLES, Membership, Patient, Role, Site
+
+if TYPE_CHECKING:  # pragma: no cover
+    from registry.models import User
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one user may reach, computed once per request (memberships are re-read on
+    every request, so removing a membership takes effect on the next one)."""
+
+    all_sites: bool
+    roles: dict[int, str]  # site id -> role
+
+    @property
+    def read_site_ids(self) -> set[int]:
+        return set(self.roles)
+
+    @property
+    def clinical_site_ids(self) -> set[int]:
+        return {s for s, r in self.roles.items() if r in CLINICAL_ROLES}
+
+    @property
+    def write_site_ids(self) -> set[int]:
+        return {s for s, r in self.roles.items() if r in WRITE_ROLES}
+
+    @property
+    def research_only_site_ids(self) -> set[int]:
+        return {s for s, r in self.roles.items() if r == Role.RESEARCHER}
+
+    @property
+    def is_researcher_only(self) -> bool:
+        return not self.all_sites and bool(self.roles) and not self.clinical_site_ids
+
+
+def scope_for(user: User) -> Scope:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return Scope(False, {})
+    cached = getattr(user, "_registry_scope", None)
+    if cached is not None:
+        return cached
+    roles = dict(Membership.objects.filter(user=user).values_list("site_id", "role"))
+    all_sites = user.is_superuser or Role.REGISTRY_ADMIN in roles.values()
+    scope = Scope(all_sites, roles)
+    user._registry_scope = scope
+    return scope
+
+
+def forget_scope(user: User) -> None:
+    """Drop the cached scope (after memberships change within one request or test)."""
+    if hasattr(user, "_registry_scope"):
+        del user._registry_scope
+
+
+# --- sites ------------------------------------------------------------------------------
+
+
+def sites_for_user(user: User, *, write: bool = False) -> QuerySet[Site]:
+    scope = scope_for(user)
+    if scope.all_sites:
+        return Site.objects.all()
+    ids = scope.write_site_ids if write else scope.read_site_ids
+    return Site.objects.filter(id__in=ids)
+
+
+def site_for_user(user: User, code: str, *, write: bool = False) -> Site:
+    site = sites_for_user(user, write=write).filter(code=code).first()
+    if site is None:
+        raise Http404("No such site.")
+    return site
+
+
+def role_at(user: User, site: Site) -> str | None:
+    scope = scope_for(user)
+    if scope.all_sites:
+        return Role.REGISTRY_ADMIN
+    return scope.roles.get(site.id)
+
+
+# --- patients ---------------------------------------------------------------------------
+
+
+def patients_for_user(user: User, *, write: bool = False) -> QuerySet[Patient]:
+    """The patients ``user`` may read (or write, with ``write=True``)."""
+    scope = scope_for(user)
+    qs = Patient.objects.all()
+    if scope.all_sites:
+        return qs
+    if write:
+        return qs.filter(home_site_id__in=scope.write_site_ids)
+    clinical = scope.clinical_site_ids
+    research = scope.research_only_site_ids - clinical
+    if not research:
+        return qs.filter(home_site_id__in=clinical)
+    return qs.filter(Q(home_site_id__in=clinical) | Q(home_site_id__in=research, research_consent=True))
+
+
+def patient_for_user(user: User, public_id, *, write: bool = False) -> Patient:
+    """One patient by public id, or 404 when it does not exist or is not the user's."""
+    from django.core.exceptions import ValidationError
+
+    try:
+        return patients_for_user(user, write=write).get(public_id=public_id)
+    except (Patient.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
+        raise Http404("No such patient.") from exc
+
+
+def can_see_identity(user: User, patient: Patient | None = None) -> bool:
+    """Clinical roles see identity, for the patients of their clinical sites."""
+    scope = scope_for(user)
+    if scope.all_sites:
+        return True
+    if patient is None:
+        return bool(scope.clinical_site_ids)
+    return patient.home_site_id in scope.clinical_site_ids
+
+
+def can_write(user: User, patient: Patient | None = None) -> bool:
+    scope = scope_for(user)
+    if scope.all_sites:
+        return True
+    if patient is None:
+        return bool(scope.write_site_ids)
+    return patient.home_site_id in scope.write_site_ids
+
+
+def is_researcher_only(user: User) -> bool:
+    return scope_for(user).is_researcher_only
+
+
+# --- records under a patient ------------------------------------------------------------
+
+
+def _scoped(model, user: User, *, write: bool = False, patient_path: str = "patient"):
+    return model.objects.filter(**{f"{patient_path}__in": patients_for_user(user, write=write)})
+
+
+def visits_for_user(user: User, *, write: bool = False):
+    from clinical.models import Visit
+
+    return _scoped(Visit, user, write=write)
+
+
+def labs_for_user(user: User, *, write: bool = False):
+    from clinical.models import LabResult
+
+    return _scoped(LabResult, user, write=write)
+
+
+def courses_for_user(user: User, *, write: bool = False):
+    from clinical.models import TreatmentCourse
+
+    return _scoped(TreatmentCourse, user, write=write)
+
+
+def alerts_for_user(user: User, *, write: bool = False):
+    from clinical.models import Alert
+
+    return _scoped(Alert, user, write=write)
+
+
+def _one(qs, public_id, what: str):
+    from django.core.exceptions import ValidationError
+
+    try:
+        return qs.get(public_id=public_id)
+    except (qs.model.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
+        raise Http404(f"No such {what}.") from exc
+
+
+def visit_for_user(user: User, public_id, *, write: bool = False):
+    return _one(visits_for_user(user, write=write).select_related("patient"), public_id, "visit")
+
+
+def lab_for_user(user: User, public_id, *, write: bool = False):
+    return _one(labs_for_user(user, write=write).select_related("patient"), public_id, "lab result")
+
+
+def course_for_user(user: User, public_id, *, write: bool = False):
+    return _one(courses_for_user(user, write=write).select_related("patient"), public_id, "treatment course")
+
+
+def alert_for_user(user: User, public_id, *, write: bool = False):
+    return _one(alerts_for_user(user, write=write).select_related("patient"), public_id, "alert")

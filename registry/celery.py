@@ -1,0 +1,14 @@
+"""The Celery application (Celery's Django guide). Configuration comes from the
+``CELERY_*`` settings; tasks are discovered in each app's ``tasks.py``."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "registry.settings")
+
+app = Celery("registry")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

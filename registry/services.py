@@ -1,0 +1,302 @@
+"""Writes to the registry side of the record: patients, identity, diagnoses, genetics,
+consent. Same conventions as ``clinical.services``: keyword-only, validated, one
+transaction with its audit rows, ``ValidationError`` keyed by field."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clinical import catalogue
+from registry.audit import audit_record, diff, snapshot
+from registry.models import (
+    AcmgClass,
+    Consent,
+    Diagnosis,
+    DiagnosisBasis,
+    GeneticFinding,
+    Patient,
+    PatientIdentity,
+    Sex,
+    Site,
+    Zygosity,
+)
+from registry.validators import validate_gene_symbol, validate_hgvs_c, validate_hgvs_p
+
+
+def _registry_code(pk: int) -> str:
+    return f"{settings.REGISTRY_CODE_PREFIX}{pk:06d}"
+
+
+def _collect(errors: dict[str, list[str]], field: str, fn, value) -> None:
+    try:
+        fn(value)
+    except ValidationError as exc:
+        errors.setdefault(field, []).extend(exc.messages)
+
+
+def diagnosis_validate(*, subtype: str, basis: str, onset_date=None, diagnosis_date=None) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if subtype not in catalogue.SUBTYPES:
+        errors["subtype"] = [f"Unknown subtype {subtype!r}."]
+    if basis not in DiagnosisBasis.values:
+        errors["basis"] = [f"Basis must be one of {', '.join(DiagnosisBasis.values)}."]
+    if onset_date and diagnosis_date and diagnosis_date < onset_date:
+        errors["diagnosis_date"] = ["The diagnosis date is before the onset date."]
+    today = timezone.localdate()
+    for name, day in (("onset_date", onset_date), ("diagnosis_date", diagnosis_date)):
+        if day and day > today:
+            errors.setdefault(name, []).append(f"{day.isoformat()} is in the future.")
+    return errors
+
+
+def patient_register(
+    *,
+    site: Site,
+    sex: str,
+    birth_date: dt.date,
+    family_name: str,
+    given_name: str,
+    mrn: str,
+    by,
+    subtype: str = "",
+    diagnosis_basis: str = DiagnosisBasis.CLINICAL,
+    diagnosis_date: dt.date | None = None,
+    onset_date: dt.date | None = None,
+    vital_status: str = "alive",
+    phone: str = "",
+    email: str = "",
+    research_consent: bool | None = None,
+    consent_version: str = "",
+    consented_on: dt.date | None = None,
+) -> Patient:
+    """Register a patient with identity and, optionally, a first diagnosis and consent."""
+    errors: dict[str, list[str]] = {}
+    family_name, given_name, mrn = (family_name or "").strip(), (given_name or "").strip(), (mrn or "").strip()
+    if not family_name:
+        errors["family_name"] = ["The family name is required."]
+    if not given_name:
+        errors["given_name"] = ["The given name is required."]
+    if not mrn:
+        errors["mrn"] = ["The MRN is required."]
+    if sex not in Sex.values:
+        errors["sex"] = [f"Sex must be one of {', '.join(Sex.values)}."]
+    today = timezone.localdate()
+    if birth_date is None:
+        errors["birth_date"] = ["The date of birth is required."]
+    elif birth_date > today:
+        errors["birth_date"] = ["The date of birth is in the future."]
+    elif birth_date.year < 1900:
+        errors["birth_date"] = ["The date of birth is before 1900."]
+    if subtype:
+        errors.update(
+            diagnosis_validate(
+                subtype=subtype, basis=diagnosis_basis, onset_date=onset_date, diagnosis_date=diagnosis_date
+            )
+        )
+        if birth_date and diagnosis_date and diagnosis_date < birth_date:
+            errors.setdefault("diagnosis_date", []).append("The diagnosis date is before the date of birth.")
+    if research_consent is not None:
+        if not consent_version:
+            errors["consent_version"] = ["Give the consent form version."]
+        if consented_on is None:
+            errors["consented_on"] = ["Give the consent date."]
+        elif consented_on > today:
+            errors["consented_on"] = ["The consent date is in the future."]
+    if mrn and PatientIdentity.objects.filter(site=site, mrn=mrn).exists():
+        errors.setdefault("mrn", []).append(f"MRN {mrn} is already registered at {site.code}.")
+    if errors:
+        raise ValidationError(errors)
+    user = by if getattr(by, "is_authenticated", False) else None
+    try:
+        with transaction.atomic():
+            patient = Patient.objects.create(
+                registry_code=f"TMP-{uuid.uuid4().hex[:12]}",
+                home_site=site,
+                sex=sex,
+                birth_year=birth_date.year,
+                vital_status=vital_status,
+                primary_subtype=subtype or "",
+                created_by=user,
+                research_consent=bool(research_consent),
+            )
+            patient.registry_code = _registry_code(patient.pk)
+            patient.save(update_fields=["registry_code"])
+            identity = PatientIdentity.objects.create(
+                patient=patient,
+                site=site,
+                family_name=family_name,
+                given_name=given_name,
+                birth_date=birth_date,
+                mrn=mrn,
+                phone=phone,
+                email=email,
+            )
+            audit_record(user=by, action="create", obj=patient, patient=patient, changes=diff({}, snapshot(patient)))
+            audit_record(user=by, action="create", obj=identity, patient=patient, changes=diff({}, snapshot(identity)))
+            if subtype:
+                dx = Diagnosis.objects.create(
+                    patient=patient,
+                    subtype=subtype,
+                    basis=diagnosis_basis,
+                    onset_date=onset_date,
+                    diagnosis_date=diagnosis_date,
+                )
+                audit_record(user=by, action="create", obj=dx, patient=patient, changes=diff({}, snapshot(dx)))
+            if research_consent is not None:
+                c = Consent.objects.create(
+                    patient=patient,
+                    research_use=research_consent,
+                    version=consent_version,
+                    consented_on=consented_on,
+                    recorded_by=user,
+                )
+                audit_record(user=by, action="create", obj=c, patient=patient, changes=diff({}, snapshot(c)))
+    except IntegrityError as exc:
+        # A concurrent registration of the same (site, MRN) won the race.
+        if PatientIdentity.objects.filter(site=site, mrn=mrn).exists():
+            raise ValidationError({"mrn": [f"MRN {mrn} is already registered at {site.code}."]}) from exc
+        raise
+    return patient
+
+
+def diagnosis_add(
+    *,
+    patient: Patient,
+    subtype: str,
+    by,
+    basis: str = DiagnosisBasis.CLINICAL,
+    onset_date=None,
+    diagnosis_date=None,
+    notes: str = "",
+) -> Diagnosis:
+    errors = diagnosis_validate(subtype=subtype, basis=basis, onset_date=onset_date, diagnosis_date=diagnosis_date)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        dx = Diagnosis.objects.create(
+            patient=patient,
+            subtype=subtype,
+            basis=basis,
+            onset_date=onset_date,
+            diagnosis_date=diagnosis_date,
+            notes=notes,
+        )
+        Patient.objects.filter(pk=patient.pk).update(primary_subtype=subtype)
+        patient.primary_subtype = subtype
+        audit_record(user=by, action="create", obj=dx, patient=patient, changes=diff({}, snapshot(dx)))
+    return dx
+
+
+def genetic_finding_add(
+    *,
+    patient: Patient,
+    gene: str,
+    hgvs_c: str,
+    by,
+    hgvs_p: str = "",
+    transcript: str = "",
+    zygosity: str = Zygosity.UNKNOWN,
+    acmg_class: str = AcmgClass.VUS,
+    reported_on: dt.date | None = None,
+) -> GeneticFinding:
+    errors: dict[str, list[str]] = {}
+    gene, hgvs_c, hgvs_p = (gene or "").strip(), (hgvs_c or "").strip(), (hgvs_p or "").strip()
+    _collect(errors, "gene", validate_gene_symbol, gene)
+    _collect(errors, "hgvs_c", validate_hgvs_c, hgvs_c)
+    _collect(errors, "hgvs_p", validate_hgvs_p, hgvs_p)
+    if zygosity not in Zygosity.values:
+        errors["zygosity"] = [f"Zygosity must be one of {', '.join(Zygosity.values)}."]
+    if acmg_class not in AcmgClass.values:
+        errors["acmg_class"] = [f"ACMG class must be one of {', '.join(AcmgClass.values)}."]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        finding = GeneticFinding.objects.create(
+            patient=patient,
+            gene=gene,
+            hgvs_c=hgvs_c,
+            hgvs_p=hgvs_p,
+            transcript=transcript,
+            zygosity=zygosity,
+            acmg_class=acmg_class,
+            reported_on=reported_on,
+        )
+        audit_record(user=by, action="create", obj=finding, patient=patient, changes=diff({}, snapshot(finding)))
+    return finding
+
+
+def consent_record(
+    *,
+    patient: Patient,
+    research_use: bool,
+    version: str,
+    consented_on: dt.date,
+    by,
+    withdrawn_on: dt.date | None = None,
+) -> Consent:
+    """Record consent; the newest consent decides whether research may use the data."""
+    errors: dict[str, list[str]] = {}
+    if not version:
+        errors["version"] = ["Give the consent form version."]
+    if consented_on is None:
+        errors["consented_on"] = ["Give the consent date."]
+    elif consented_on > timezone.localdate():
+        errors["consented_on"] = ["The consent date is in the future."]
+    if withdrawn_on and consented_on and withdrawn_on < consented_on:
+        errors["withdrawn_on"] = ["Withdrawal is before the consent date."]
+    if errors:
+        raise ValidationError(errors)
+    user = by if getattr(by, "is_authenticated", False) else None
+    with transaction.atomic():
+        consent = Consent.objects.create(
+            patient=patient,
+            research_use=research_use,
+            version=version,
+            consented_on=consented_on,
+            withdrawn_on=withdrawn_on,
+            recorded_by=user,
+        )
+        newest = Consent.objects.filter(patient=patient).order_by("-consented_on", "-id").first()
+        allowed = bool(newest and newest.research_use and newest.withdrawn_on is None)
+        Patient.objects.filter(pk=patient.pk).update(research_consent=allowed)
+        patient.research_consent = allowed
+        audit_record(user=by, action="create", obj=consent, patient=patient, changes=diff({}, snapshot(consent)))
+    return consent
+
+
+def identity_update(*, patient: Patient, by, reason: str, **fields: Any) -> PatientIdentity:
+    allowed = {"family_name", "given_name", "birth_date", "mrn", "phone", "email", "address"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValidationError({k: ["This field cannot be changed."] for k in sorted(unknown)})
+    if not (reason or "").strip():
+        raise ValidationError({"change_reason": ["A reason for the change is required."]})
+    with transaction.atomic():
+        identity = PatientIdentity.objects.select_for_update().get(patient=patient)
+        before = snapshot(identity)
+        for k, v in fields.items():
+            setattr(identity, k, v)
+        if (
+            "mrn" in fields
+            and PatientIdentity.objects.filter(site=identity.site, mrn=identity.mrn).exclude(pk=identity.pk).exists()
+        ):
+            raise ValidationError({"mrn": [f"MRN {identity.mrn} is already registered at {identity.site.code}."]})
+        identity.save()
+        if "birth_date" in fields and identity.birth_date:
+            Patient.objects.filter(pk=patient.pk).update(birth_year=identity.birth_date.year)
+        audit_record(
+            user=by,
+            action="update",
+            obj=identity,
+            patient=patient,
+            changes=diff(before, snapshot(identity)),
+            reason=reason,
+        )
+    return identity
