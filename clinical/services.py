@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -45,6 +47,26 @@ class ConflictError(Exception):
 # --------------------------------------------------------------------------------------
 
 
+_batch = threading.local()
+
+
+@contextmanager
+def evaluations_batched() -> Iterator[None]:
+    """Within the block, writes still flag their patients, but each flagged patient's
+    evaluation is enqueued once, on commit after the block, instead of once per write
+    (bulk loads such as the demo seed write dozens of rows per patient)."""
+    if getattr(_batch, "ids", None) is not None:  # nested: the outer block enqueues
+        yield
+        return
+    _batch.ids = ids = {}
+    try:
+        yield
+    finally:
+        _batch.ids = None
+    for patient_id in ids:
+        transaction.on_commit(lambda patient_id=patient_id: enqueue_evaluation(patient_id))
+
+
 def patient_mark_for_evaluation(patient: Patient) -> None:
     """Flag the patient in the current transaction; enqueue the evaluation on commit.
 
@@ -54,6 +76,10 @@ def patient_mark_for_evaluation(patient: Patient) -> None:
     now = timezone.now()
     Patient.objects.filter(pk=patient.pk).update(needs_evaluation=True, dirty_since=now)
     patient_id = patient.pk
+    batch = getattr(_batch, "ids", None)
+    if batch is not None:
+        batch[patient_id] = None
+        return
     transaction.on_commit(lambda: enqueue_evaluation(patient_id))
 
 
