@@ -136,6 +136,15 @@ def can_see_identity(user: User, patient: Patient | None = None) -> bool:
     return patient.home_site_id in scope.clinical_site_ids
 
 
+def identity_visible_q(user: User, prefix: str = "") -> Q:
+    """A filter on patients (or on ``prefix``-related rows) whose identity ``user`` may
+    see: used to keep name / MRN searches inside the clinical sites."""
+    scope = scope_for(user)
+    if scope.all_sites:
+        return Q()
+    return Q(**{f"{prefix}home_site_id__in": scope.clinical_site_ids})
+
+
 def can_write(user: User, patient: Patient | None = None) -> bool:
     scope = scope_for(user)
     if scope.all_sites:
