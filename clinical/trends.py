@@ -1,0 +1,175 @@
+"""Trends and metreleptin response (RULES.md section 3): pure functions over series.
+
+A series is a list of :class:`Point` (date, canonical Decimal). Functions sort by date
+themselves; for equal dates the input order is kept (the caller passes rows in id order),
+so "the last value" of a day is the last one recorded. Windows and classes come from the
+catalogue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
+from statistics import median
+
+from clinical import catalogue
+
+D = Decimal
+MONTHS = tuple(catalogue.MONTH_WINDOWS)
+
+
+@dataclass(frozen=True)
+class Point:
+    on: dt.date
+    value: Decimal
+
+
+def _sorted(points: Sequence[Point]) -> list[Point]:
+    return sorted(points, key=lambda p: p.on)
+
+
+def latest(points: Sequence[Point]) -> Point | None:
+    s = _sorted(points)
+    return s[-1] if s else None
+
+
+def baseline(points: Sequence[Point], start: dt.date) -> Point | None:
+    """The last value in the 90 days up to and including ``start``; None: "no baseline"."""
+    lo = start - dt.timedelta(days=catalogue.BASELINE_WINDOW_DAYS)
+    inside = [p for p in _sorted(points) if lo <= p.on <= start]
+    return inside[-1] if inside else None
+
+
+def month_target_offset(month: int) -> Decimal:
+    """Days from the start to the month-m target (m x 30.44)."""
+    return D(month) * catalogue.DAYS_PER_MONTH
+
+
+def month_value(points: Sequence[Point], start: dt.date, month: int) -> Point | None:
+    """The value closest to start + m x 30.44 days within +/- the month's window; ties go
+    to the earlier value."""
+    target = month_target_offset(month)
+    window = D(catalogue.MONTH_WINDOWS[month])
+    best: tuple[Decimal, dt.date] | None = None
+    chosen = None
+    for p in _sorted(points):
+        distance = abs(D((p.on - start).days) - target)
+        if distance > window:
+            continue
+        key = (distance, p.on)
+        if best is None or key < best:  # strict: the earlier value keeps a tie
+            best, chosen = key, p
+    return chosen
+
+
+def change(value: Point | None, base: Point | None) -> Decimal | None:
+    if value is None or base is None:
+        return None
+    return value.value - base.value
+
+
+def percent_change(value: Point | None, base: Point | None) -> Decimal | None:
+    if value is None or base is None or base.value == 0:
+        return None
+    with localcontext() as ctx:
+        ctx.prec = 28
+        return (value.value - base.value) * 100 / base.value
+
+
+def nadir(points: Sequence[Point], start: dt.date, end: dt.date | None = None) -> Point | None:
+    """The lowest value on treatment (start..end inclusive); the earliest of equal lows."""
+    on = [p for p in _sorted(points) if p.on >= start and (end is None or p.on <= end)]
+    return min(on, key=lambda p: (p.value, p.on)) if on else None
+
+
+def theil_sen_slope_per_year(points: Sequence[Point], as_of: dt.date) -> float | None:
+    """Median of pairwise slopes (per 365.25 days) over the last 730 days up to ``as_of``;
+    None with fewer than 3 values or when all share one date."""
+    lo = as_of - dt.timedelta(days=catalogue.SLOPE_WINDOW_DAYS)
+    inside = [p for p in _sorted(points) if lo <= p.on <= as_of]
+    if len(inside) < catalogue.SLOPE_MIN_VALUES:
+        return None
+    slopes = []
+    for i, a in enumerate(inside):
+        for b in inside[i + 1 :]:
+            days = (b.on - a.on).days
+            if days:
+                slopes.append(float(b.value - a.value) / days * 365.25)
+    return float(median(slopes)) if slopes else None
+
+
+# --------------------------------------------------------------------------------------
+# Metreleptin response
+# --------------------------------------------------------------------------------------
+
+
+def response_class(hba1c_change: Decimal | None, tg_percent_change: Decimal | None) -> str:
+    """strong_responder / responder / non_responder / insufficient_data (NIH composite)."""
+    for name, hba1c_limit, tg_limit in catalogue.RESPONSE_CLASSES:
+        if (hba1c_change is not None and hba1c_change <= hba1c_limit) or (
+            tg_percent_change is not None and tg_percent_change <= tg_limit
+        ):
+            return name
+    if hba1c_change is not None or tg_percent_change is not None:
+        return "non_responder"
+    return "insufficient_data"
+
+
+@dataclass(frozen=True)
+class CourseResponse:
+    response_class: str
+    hba1c_change: Decimal | None
+    tg_percent_change: Decimal | None
+
+
+def course_response(*, hba1c: Sequence[Point], triglycerides: Sequence[Point], start: dt.date) -> CourseResponse:
+    h = change(month_value(hba1c, start, 12), baseline(hba1c, start))
+    t = percent_change(month_value(triglycerides, start, 12), baseline(triglycerides, start))
+    return CourseResponse(response_class(h, t), h, t)
+
+
+# --------------------------------------------------------------------------------------
+# One analyte's trend
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthValue:
+    value: Point
+    change: Decimal | None
+    percent_change: Decimal | None
+
+
+@dataclass(frozen=True)
+class AnalyteTrend:
+    n_values: int
+    latest: Point | None
+    baseline: Point | None = None
+    nadir: Point | None = None
+    slope_per_year: float | None = None
+    months: dict[int, MonthValue] = field(default_factory=dict)
+
+
+def analyte_trend(
+    points: Sequence[Point], *, as_of: dt.date, start: dt.date | None = None, end: dt.date | None = None
+) -> AnalyteTrend:
+    """Latest and slope always; baseline, month values and nadir relative to a course."""
+    months: dict[int, MonthValue] = {}
+    base = nad = None
+    if start is not None:
+        base = baseline(points, start)
+        nad = nadir(points, start, end)
+        for m in MONTHS:
+            v = month_value(points, start, m)
+            if v is not None:
+                months[m] = MonthValue(v, change(v, base), percent_change(v, base))
+    return AnalyteTrend(
+        n_values=len(points),
+        latest=latest(points),
+        baseline=base,
+        nadir=nad,
+        slope_per_year=theil_sen_slope_per_year(points, as_of),
+        months=months,
+    )
