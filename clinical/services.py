@@ -83,6 +83,21 @@ def patient_mark_for_evaluation(patient: Patient) -> None:
     transaction.on_commit(lambda: enqueue_evaluation(patient_id))
 
 
+def patients_mark_for_evaluation(patient_ids: Iterable[int]) -> None:
+    """Bulk form of :func:`patient_mark_for_evaluation` (one UPDATE, one enqueue per
+    patient on commit) for bulk writes such as a lab import."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return
+    Patient.objects.filter(pk__in=ids).update(needs_evaluation=True, dirty_since=timezone.now())
+    batch = getattr(_batch, "ids", None)
+    for patient_id in ids:
+        if batch is not None:
+            batch[patient_id] = None
+        else:
+            transaction.on_commit(lambda patient_id=patient_id: enqueue_evaluation(patient_id))
+
+
 def enqueue_evaluation(patient_id: int) -> bool:
     """Publish ``evaluate_patient``; never raises (the sweep covers a lost message)."""
     from clinical.tasks import evaluate_patient
@@ -706,6 +721,7 @@ def course_stop(
     by,
     tapered: bool = False,
     expected_version: int | None = None,
+    reason: str = "",
 ) -> TreatmentCourse:
     from clinical.models import StopReason
 
@@ -737,7 +753,7 @@ def course_stop(
             obj=current,
             patient=current.patient,
             changes=diff(before, snapshot(current)),
-            reason=f"stopped: {stop_reason}",
+            reason=f"stopped: {stop_reason}" + (f"; {reason.strip()}" if (reason or "").strip() else ""),
         )
         patient_mark_for_evaluation(current.patient)
     return current

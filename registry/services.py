@@ -300,3 +300,69 @@ def identity_update(*, patient: Patient, by, reason: str, **fields: Any) -> Pati
             reason=reason,
         )
     return identity
+
+
+PATIENT_EDITABLE = ("sex", "vital_status")
+IDENTITY_EDITABLE = ("family_name", "given_name", "birth_date", "mrn", "phone", "email", "address")
+
+
+def patient_update(*, patient: Patient, by, reason: str, expected_version: int | None, **fields: Any) -> Patient:
+    """Edit a patient's own fields and identity; needs a reason; refuses a stale version."""
+    from clinical.services import ConflictError, patient_mark_for_evaluation
+    from registry.models import VitalStatus
+
+    errors: dict[str, list[str]] = {}
+    if not (reason or "").strip():
+        errors["change_reason"] = ["A reason for the change is required."]
+    unknown = set(fields) - set(PATIENT_EDITABLE) - set(IDENTITY_EDITABLE)
+    for name in sorted(unknown):
+        errors[name] = ["This field cannot be changed."]
+    if "sex" in fields and fields["sex"] not in Sex.values:
+        errors["sex"] = [f"Sex must be one of {', '.join(Sex.values)}."]
+    if "vital_status" in fields and fields["vital_status"] not in VitalStatus.values:
+        errors["vital_status"] = [f"Vital status must be one of {', '.join(VitalStatus.values)}."]
+    for name, label in (("family_name", "family name"), ("given_name", "given name"), ("mrn", "MRN")):
+        if name in fields:
+            fields[name] = (fields[name] or "").strip()
+            if not fields[name]:
+                errors[name] = [f"The {label} is required."]
+    if "birth_date" in fields:
+        day = fields["birth_date"]
+        if day is None:
+            errors["birth_date"] = ["The date of birth is required."]
+        elif day > timezone.localdate():
+            errors["birth_date"] = ["The date of birth is in the future."]
+        elif day.year < 1900:
+            errors["birth_date"] = ["The date of birth is before 1900."]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        current = Patient.objects.select_for_update().get(pk=patient.pk)
+        if expected_version is not None and int(expected_version) != current.version:
+            raise ConflictError(
+                f"This patient was changed by someone else (version {current.version}, you edited version "
+                f"{expected_version}). Review the current values and apply your change again.",
+                current=snapshot(current, [*PATIENT_EDITABLE, "version"]),
+                changed={},
+            )
+        identity_fields = {k: v for k, v in fields.items() if k in IDENTITY_EDITABLE}
+        changed = False
+        if identity_fields:
+            identity = PatientIdentity.objects.get(patient=current)
+            if any(getattr(identity, k) != v for k, v in identity_fields.items()):
+                identity_update(patient=current, by=by, reason=reason, **identity_fields)
+                changed = True
+                if "birth_date" in identity_fields:
+                    current.birth_year = identity_fields["birth_date"].year
+        before = snapshot(current)
+        for k in PATIENT_EDITABLE:
+            if k in fields:
+                setattr(current, k, fields[k])
+        changes = diff(before, snapshot(current))
+        if changes or changed:
+            current.version += 1
+            current.save()
+            if changes:
+                audit_record(user=by, action="update", obj=current, patient=current, changes=changes, reason=reason)
+            patient_mark_for_evaluation(current)
+    return current
