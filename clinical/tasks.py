@@ -1,13 +1,121 @@
-"""Thin Celery tasks: they take ids and call services. Bodies are idempotent."""
+"""Thin Celery tasks: they take ids (JSON only) and call ``clinical.evaluation``.
+
+Every task body is idempotent (alerts are unique per patient, rule and subject; trends are
+replaced), so the evaluating tasks acknowledge late and are re-queued if the worker dies.
+Only transient database errors are retried, with exponential backoff.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+from collections.abc import Iterable, Iterator
+
 from celery import shared_task
+from django.db import IntegrityError, InterfaceError, OperationalError
+from django.db.models import Q
+from django.utils import timezone
+
+from clinical.evaluation import patient_evaluate
+
+log = logging.getLogger(__name__)
+
+# Connection loss, deadlock or lock timeout; and an evidence row deleted by a concurrent
+# write between our read and our insert (the retry re-reads the record).
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, IntegrityError)
+RETRY = {
+    "autoretry_for": TRANSIENT_ERRORS,
+    "retry_backoff": 2,
+    "retry_backoff_max": 120,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+IDEMPOTENT = {"acks_late": True, "reject_on_worker_lost": True}
+
+DEFAULT_CHUNK_SIZE = 500
+SWEEP_BATCH = 1000
+SWEEP_GRACE_SECONDS = 30
 
 
-@shared_task(name="clinical.tasks.evaluate_patient", acks_late=True, reject_on_worker_lost=True)
+def chunks(ids: Iterable[int], size: int) -> Iterator[list[int]]:
+    chunk: list[int] = []
+    for i in ids:
+        chunk.append(int(i))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@shared_task(name="clinical.tasks.evaluate_patient", **IDEMPOTENT, **RETRY)
 def evaluate_patient(patient_id: int) -> None:
-    """Recompute trends and alerts of one patient (filled in by the alert engine)."""
-    from clinical.evaluation import patient_evaluate
+    """Recompute trends and alerts of one patient."""
+    patient_evaluate(patient_id=int(patient_id))
 
-    patient_evaluate(patient_id=patient_id)
+
+@shared_task(name="clinical.tasks.evaluate_patients", **IDEMPOTENT, **RETRY)
+def evaluate_patients(patient_ids: list[int]) -> int:
+    """Evaluate a chunk of patients in this worker (one message per chunk, not per patient)."""
+    done = 0
+    for pid in patient_ids:
+        if patient_evaluate(patient_id=int(pid)) is not None:
+            done += 1
+    return done
+
+
+@shared_task(name="clinical.tasks.sweep_dirty_patients", **IDEMPOTENT, **RETRY)
+def sweep_dirty_patients(older_than_seconds: int = SWEEP_GRACE_SECONDS, limit: int = SWEEP_BATCH) -> int:
+    """Evaluate patients still flagged a while after their write (the enqueue was lost,
+    e.g. Redis was down). Runs in this worker: lost messages are rare."""
+    from registry.models import Patient
+
+    cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
+    ids = list(
+        Patient.objects.filter(needs_evaluation=True)
+        .filter(Q(dirty_since__lte=cutoff) | Q(dirty_since__isnull=True))
+        .order_by("dirty_since")
+        .values_list("id", flat=True)[:limit]
+    )
+    for pid in ids:
+        patient_evaluate(patient_id=pid)
+    if ids:
+        log.info("sweep evaluated %d flagged patients", len(ids))
+    return len(ids)
+
+
+def fan_out(ids: Iterable[int], chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+    """Publish one ``evaluate_patients`` message per chunk; returns the number of chunks."""
+    n = 0
+    for chunk in chunks(ids, chunk_size):
+        evaluate_patients.delay(chunk)
+        n += 1
+    return n
+
+
+@shared_task(name="clinical.tasks.recompute_registry", **IDEMPOTENT)
+def recompute_registry(chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+    """Nightly: every patient, in chunks fanned out to the workers."""
+    from registry.models import Patient
+
+    ids = Patient.objects.order_by("id").values_list("id", flat=True).iterator(chunk_size=5000)
+    return fan_out(ids, chunk_size)
+
+
+def monitoring_patient_ids(today: dt.date) -> list[int]:
+    """Patients the daily MONITORING_OVERDUE check must look at: an active metreleptin
+    course today, or an unresolved MONITORING_OVERDUE alert (so it can resolve)."""
+    from clinical.models import Alert, AlertStatus, TreatmentCourse
+
+    active = TreatmentCourse.objects.filter(drug="metreleptin", start_date__lte=today).filter(
+        Q(end_date__isnull=True) | Q(end_date__gte=today)
+    )
+    open_alerts = Alert.objects.filter(rule="MONITORING_OVERDUE").exclude(status=AlertStatus.RESOLVED)
+    ids = set(active.values_list("patient_id", flat=True)) | set(open_alerts.values_list("patient_id", flat=True))
+    return sorted(ids)
+
+
+@shared_task(name="clinical.tasks.check_monitoring_overdue", **IDEMPOTENT)
+def check_monitoring_overdue(chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+    """Daily: re-evaluate the patients whose monitoring can fall overdue with time alone."""
+    return fan_out(monitoring_patient_ids(timezone.localdate()), chunk_size)

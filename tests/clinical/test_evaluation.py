@@ -1,0 +1,175 @@
+"""patient_evaluate against the database: upserts, resolution, snapshots, the outbox flag."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from clinical import services
+from clinical.alert_services import alert_acknowledge
+from clinical.evaluation import patient_evaluate
+from clinical.models import Alert, AlertStatus, CourseResponse, TrendSnapshot
+from registry.models import Patient
+
+pytestmark = pytest.mark.django_db
+
+TODAY = dt.date(2025, 6, 1)
+
+
+def lab(patient, by, analyte, value, unit, on, **kw):
+    return services.lab_result_record(
+        patient=patient, analyte=analyte, value=value, unit=unit, collected_on=on, by=by, **kw
+    )
+
+
+def test_tg_severe_alert_with_evidence_params_and_rank(patient_a, clinician_a):
+    result = lab(patient_a, clinician_a, "triglycerides", "1200", "mg/dL", dt.date(2025, 1, 10))
+    patient_evaluate(patient_id=patient_a.pk, today=TODAY)
+    alert = Alert.objects.get(patient=patient_a)
+    assert (alert.rule, alert.severity, alert.severity_rank, alert.status) == ("TG_SEVERE", "critical", 0, "open")
+    assert alert.lab_result_id == result.pk
+    assert alert.subject_key == f"lab:{result.public_id}"
+    assert alert.params["value"] == "13.548"
+    assert "1200 mg/dL" in alert.message and "1000 mg/dL" in alert.message
+
+
+def test_reevaluation_never_duplicates(patient_a, clinician_a):
+    lab(patient_a, clinician_a, "triglycerides", "1200", "mg/dL", dt.date(2025, 1, 10))
+    for _ in range(3):
+        patient_evaluate(patient_id=patient_a.pk, today=TODAY)
+    assert Alert.objects.filter(patient=patient_a).count() == 1
+
+
+def test_edit_updates_params_of_the_same_event_alert(patient_a, clinician_a):
+    result = lab(patient_a, clinician_a, "triglycerides", "1200", "mg/dL", dt.date(2025, 1, 10))
+    patient_evaluate(patient_id=patient_a.pk, today=TODAY)
+    services.lab_result_update(result=result, by=clinician_a, reason="typo", expected_version=1, value="1500")
+    patient_evaluate(patient_id=patient_a.pk, today=TODAY)
+    alert = Alert.objects.get(patient=patient_a)
+    assert "1500 mg/dL" in alert.message
+
+
+def test_event_alert_stays_when_value_is_corrected(patient_a, clinician_a):
+    result = lab(patient_a, clinician_a, "triglycerides", "1200", "mg/dL", dt.date(2025, 1, 10))
+    patient_evaluate(patient_id=patient_a.pk, today=TODAY)
+    services.lab_result_update(result=result, by=clinician_a, reason="typo", expected_version=1, value="120")
+    patient_evaluate(patient_id=patient_a.pk, today=TODAY)
+    assert Alert.objects.get(patient=patient_a).status == AlertStatus.OPEN
+
+
+def metreleptin_patient(patient, by, start=dt.date(2024, 1, 1)):
+    services.visit_record(patient=patient, by=by, visit_date=start, weight_kg="60")
+    return services.course_start(
+        patient=patient, drug="metreleptin", start_date=start, dose="5", dose_unit="mg/day", by=by
+    )
+
+
+def test_state_rule_resolves_and_reopens_on_the_same_row(patient_a, clinician_a):
+    metreleptin_patient(patient_a, clinician_a)
+    patient_evaluate(patient_id=patient_a.pk, today=TODAY)
+    alert = Alert.objects.get(patient=patient_a, rule="MONITORING_OVERDUE")
+    assert alert.status == AlertStatus.OPEN and alert.subject_key == "patient"
+    assert alert.params["missing"] == ["hba1c", "triglycerides"]
+    lab(patient_a, clinician_a, "hba1c", "7.1", "%", dt.date(2025, 5, 1))
+    lab(patient_a, clinician_a, "triglycerides", "150", "mg/dL", dt.date(2025, 5, 1))
+    patient_evaluate(patient_id=patient_a.pk, today=TODAY)
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.RESOLVED and alert.resolved_at is not None
+    # Time passes: both values are older than 183 days again.
+    patient_evaluate(patient_id=patient_a.pk, today=dt.date(2025, 12, 1))
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.OPEN and alert.resolved_at is None
+    assert Alert.objects.filter(patient=patient_a, rule="MONITORING_OVERDUE").count() == 1
+
+
+def test_acknowledged_event_alert_is_not_reopened(patient_a, clinician_a):
+    lab(patient_a, clinician_a, "glucose", "50", "mg/dL", dt.date(2025, 1, 10))
+    patient_evaluate(patient_id=patient_a.pk, today=TODAY)
+    alert = Alert.objects.get(patient=patient_a)
+    alert_acknowledge(alert=alert, by=clinician_a, note="treated")
+    patient_evaluate(patient_id=patient_a.pk, today=TODAY)
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.ACKNOWLEDGED and alert.acknowledge_note == "treated"
+
+
+def test_snapshots_and_course_response_replaced(patient_a, clinician_a):
+    metreleptin_patient(patient_a, clinician_a, start=dt.date(2023, 1, 1))
+    lab(patient_a, clinician_a, "hba1c", "9.0", "%", dt.date(2022, 12, 20))  # baseline
+    lab(patient_a, clinician_a, "hba1c", "7.5", "%", dt.date(2024, 1, 1))  # month 12 (day 365)
+    lab(patient_a, clinician_a, "hba1c", "7.9", "%", dt.date(2025, 1, 1))
+    patient_evaluate(patient_id=patient_a.pk, today=TODAY)
+    patient_evaluate(patient_id=patient_a.pk, today=TODAY)
+    snap = TrendSnapshot.objects.get(patient=patient_a, analyte="hba1c")
+    assert snap.baseline_value == pytest.approx(9.0) and snap.baseline_on == dt.date(2022, 12, 20)
+    assert snap.months["12"]["change"] == pytest.approx(-1.5)
+    assert snap.nadir_value == pytest.approx(7.5)
+    assert snap.latest_value == pytest.approx(7.9)
+    assert snap.slope_per_year is None  # only 2 values in the last 730 days
+    response = CourseResponse.objects.get(course__patient=patient_a)
+    assert response.response_class == "responder" and response.hba1c_change == pytest.approx(-1.5)
+    assert TrendSnapshot.objects.filter(patient=patient_a).count() == 1
+
+
+def test_flag_cleared_only_when_unchanged(patient_a, clinician_a):
+    lab(patient_a, clinician_a, "glucose", "90", "mg/dL", dt.date(2025, 1, 10))
+    Patient.objects.filter(pk=patient_a.pk).update(needs_evaluation=True)
+    result = patient_evaluate(patient_id=patient_a.pk, today=TODAY)
+    assert result.flag_cleared
+    p = Patient.objects.get(pk=patient_a.pk)
+    assert p.needs_evaluation is False and p.evaluated_at is not None
+
+
+def test_write_during_evaluation_keeps_the_flag(patient_a, clinician_a, monkeypatch):
+    """A write that commits while the evaluation runs moves dirty_since on: the flag stays."""
+    from clinical import evaluation
+
+    real = evaluation.load_record
+
+    def load_then_write(patient, *, today):
+        out = real(patient, today=today)
+        Patient.objects.filter(pk=patient["id"]).update(
+            needs_evaluation=True, dirty_since=patient["dirty_since"] + dt.timedelta(seconds=1)
+        )
+        return out
+
+    lab(patient_a, clinician_a, "glucose", "90", "mg/dL", dt.date(2025, 1, 10))
+    monkeypatch.setattr(evaluation, "load_record", load_then_write)
+    result = patient_evaluate(patient_id=patient_a.pk, today=TODAY)
+    assert not result.flag_cleared
+    assert Patient.objects.get(pk=patient_a.pk).needs_evaluation is True
+
+
+def test_missing_patient_returns_none(db):
+    assert patient_evaluate(patient_id=987654321) is None
+
+
+def test_evaluation_query_count_does_not_grow_with_the_record(patient_a, clinician_a, django_assert_num_queries):
+    metreleptin_patient(patient_a, clinician_a)
+    lab(patient_a, clinician_a, "triglycerides", "1200", "mg/dL", dt.date(2025, 1, 10))
+    lab(patient_a, clinician_a, "glucose", "50", "mg/dL", dt.date(2025, 1, 10))
+    # savepoint, advisory lock, patient, labs, courses, doses, weights, existing alerts,
+    # insert alerts, delete + insert snapshots, delete + insert course responses,
+    # clear the flag, release savepoint
+    with django_assert_num_queries(15):
+        patient_evaluate(patient_id=patient_a.pk, today=TODAY)
+    for i in range(10):
+        lab(patient_a, clinician_a, "glucose", str(45 + i), "mg/dL", dt.date(2025, 2, 1 + i))
+    # the same 15: the 10 new alerts go in the one insert, unchanged alerts are not written
+    with django_assert_num_queries(15):
+        patient_evaluate(patient_id=patient_a.pk, today=TODAY)
+    assert Alert.objects.filter(patient=patient_a, rule="HYPOGLYCEMIA").count() == 11
+
+
+def test_dose_above_max_points_at_the_dose(patient_a, clinician_a):
+    course = metreleptin_patient(patient_a, clinician_a)
+    change = services.dose_change_record(
+        course=course, effective_date=dt.date(2024, 3, 1), dose=Decimal("12"), dose_unit="mg/day", by=clinician_a
+    )
+    patient_evaluate(patient_id=patient_a.pk, today=TODAY)
+    alert = Alert.objects.get(patient=patient_a, rule="METRELEPTIN_DOSE_ABOVE_MAX")
+    assert alert.dose_change_id == change.pk
+    assert "10 mg/day" in alert.message
