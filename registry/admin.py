@@ -1,0 +1,340 @@
+"""Django admin, scoped by ``registry.access`` for everyone but superusers.
+
+Admin permissions come from the registry roles, not from Django's per-model
+permissions: what a staff user sees is exactly what the access layer returns, and
+another site's object is "not found". Patient records are read-only here: clinical data
+is written through the services (validation, unit conversion, audit, reason for change)
+by the app's forms and API. Sites, users and memberships are managed here by registry
+administrators; a site lead manages the memberships of their own sites.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from registry import access
+from registry.models import (
+    Consent,
+    Diagnosis,
+    GeneticFinding,
+    Membership,
+    Patient,
+    PatientIdentity,
+    PhenotypeObservation,
+    Role,
+    Site,
+    User,
+)
+
+admin.site.site_header = "Lipodystrophy registry administration"
+admin.site.site_title = "Registry admin"
+
+
+def manages_registry(user) -> bool:
+    """Superusers and registry administrators manage sites and users."""
+    return access.scope_for(user).all_sites
+
+
+def lead_site_ids(user) -> set[int]:
+    scope = access.scope_for(user)
+    return {site_id for site_id, role in scope.roles.items() if role == Role.SITE_LEAD}
+
+
+class ReadOnlyScopedAdmin(admin.ModelAdmin):
+    """A view-only admin whose rows come from the access layer (``scoped``)."""
+
+    def scoped(self, request):
+        raise NotImplementedError
+
+    def get_queryset(self, request):
+        qs = self.scoped(request)
+        if self.list_select_related and self.list_select_related is not True:
+            qs = qs.select_related(*self.list_select_related)
+        ordering = self.get_ordering(request)
+        return qs.order_by(*ordering) if ordering else qs
+
+    def has_module_permission(self, request) -> bool:
+        return bool(access.scope_for(request.user).all_sites or access.scope_for(request.user).roles)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        if not self.has_module_permission(request):
+            return False
+        return obj is None or self.scoped(request).filter(pk=obj.pk).exists()
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return True  # the parent admin has already scoped ``obj``
+
+
+# --- sites, users, memberships -----------------------------------------------------------
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "country", "created_at")
+    search_fields = ("code", "name")
+
+    def get_queryset(self, request):
+        return access.sites_for_user(request.user).order_by("code")
+
+    def has_module_permission(self, request) -> bool:
+        return bool(access.scope_for(request.user).all_sites or access.scope_for(request.user).roles)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        if not self.has_module_permission(request):
+            return False
+        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
+
+    def has_add_permission(self, request) -> bool:
+        return manages_registry(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return manages_registry(request.user)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return manages_registry(request.user)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fields = ("site", "role", "created_at")
+    readonly_fields = ("created_at",)
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    """Registry administrators manage every user; site leads see their sites' members."""
+
+    inlines = [MembershipInline]
+    list_display = ("username", "first_name", "last_name", "email", "is_active", "is_staff", "unit_system")
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets,
+        ("Registry", {"fields": ("unit_system",)}),
+    )
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if manages_registry(request.user):
+            return qs
+        return qs.filter(memberships__site_id__in=lead_site_ids(request.user)).distinct()
+
+    def has_module_permission(self, request) -> bool:
+        return manages_registry(request.user) or bool(lead_site_ids(request.user))
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        if not self.has_module_permission(request):
+            return False
+        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
+
+    def has_add_permission(self, request) -> bool:
+        return manages_registry(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return manages_registry(request.user)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:  # no one grants what they do not hold
+            readonly += ["is_superuser", "groups", "user_permissions"]
+        return readonly
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "site", "role", "created_at")
+    list_filter = ("role",)
+    search_fields = ("user__username", "user__last_name", "site__code")
+    list_select_related = ("user", "site")
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if manages_registry(request.user):
+            return qs
+        return qs.filter(site_id__in=lead_site_ids(request.user))
+
+    def has_module_permission(self, request) -> bool:
+        return manages_registry(request.user) or bool(lead_site_ids(request.user))
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        if not self.has_module_permission(request):
+            return False
+        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
+
+    def has_add_permission(self, request) -> bool:
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if manages_registry(request.user):
+            return True
+        leads = lead_site_ids(request.user)
+        return bool(leads) and (obj is None or obj.site_id in leads)
+
+    has_delete_permission = has_change_permission
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "site" and not manages_registry(request.user):
+            kwargs["queryset"] = Site.objects.filter(id__in=lead_site_ids(request.user))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "role" and not manages_registry(request.user):
+            # a site lead cannot hand out registry-wide rights
+            kwargs["choices"] = [c for c in Role.choices if c[0] != Role.REGISTRY_ADMIN]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+
+# --- patients and their registry records -------------------------------------------------
+
+
+class IdentityInline(ReadOnlyInline):
+    model = PatientIdentity
+    fields = ("family_name", "given_name", "birth_date", "mrn", "site", "phone", "email")
+    readonly_fields = fields
+
+
+class DiagnosisInline(ReadOnlyInline):
+    model = Diagnosis
+    fields = ("subtype", "basis", "onset_date", "diagnosis_date")
+    readonly_fields = fields
+
+
+class GeneticFindingInline(ReadOnlyInline):
+    model = GeneticFinding
+    fields = ("gene", "transcript", "hgvs_c", "hgvs_p", "zygosity", "acmg_class", "reported_on")
+    readonly_fields = fields
+
+
+class ConsentInline(ReadOnlyInline):
+    model = Consent
+    fields = ("research_use", "version", "consented_on", "withdrawn_on")
+    readonly_fields = fields
+
+
+class ScopedSiteFilter(admin.SimpleListFilter):
+    """Home site, offering only the sites the user may read."""
+
+    title = "home site"
+    parameter_name = "site"
+
+    def lookups(self, request, model_admin):
+        return [(s.code, s.code) for s in access.sites_for_user(request.user).order_by("code")]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{f"{self.site_path}code": self.value()})
+        return queryset
+
+    site_path = "home_site__"
+
+
+class PatientSiteFilter(ScopedSiteFilter):
+    site_path = "patient__home_site__"
+
+
+@admin.register(Patient)
+class PatientAdmin(ReadOnlyScopedAdmin):
+    list_display = ("registry_code", "home_site", "sex", "birth_year", "primary_subtype", "research_consent")
+    list_filter = (ScopedSiteFilter, "primary_subtype", "research_consent", "vital_status")
+    list_select_related = ("home_site",)
+    ordering = ("registry_code",)
+    readonly_fields = (
+        "public_id",
+        "registry_code",
+        "home_site",
+        "sex",
+        "birth_year",
+        "vital_status",
+        "primary_subtype",
+        "research_consent",
+        "needs_evaluation",
+        "evaluated_at",
+        "version",
+        "created_at",
+        "updated_at",
+    )
+    fields = readonly_fields
+
+    def scoped(self, request):
+        return access.patients_for_user(request.user)
+
+    def get_search_fields(self, request):
+        # Searching by name would tell a researcher who is in the registry.
+        if access.can_see_identity(request.user) and not access.scope_for(request.user).research_only_site_ids:
+            return ("registry_code", "identity__family_name", "identity__mrn")
+        return ("registry_code",)
+
+    def get_inlines(self, request, obj):
+        inlines = [DiagnosisInline, GeneticFindingInline, ConsentInline]
+        if obj is not None and access.can_see_identity(request.user, obj):
+            inlines.insert(0, IdentityInline)
+        return inlines
+
+
+class PatientRecordAdmin(ReadOnlyScopedAdmin):
+    """A record under a patient: scoped through the patients the user may read."""
+
+    list_filter = (PatientSiteFilter,)
+    search_fields = ("patient__registry_code",)
+
+    def scoped(self, request):
+        return self.model.objects.filter(patient__in=access.patients_for_user(request.user))
+
+
+@admin.register(Diagnosis)
+class DiagnosisAdmin(PatientRecordAdmin):
+    list_display = ("patient", "subtype", "basis", "onset_date", "diagnosis_date")
+    list_filter = (PatientSiteFilter, "subtype", "basis")
+    list_select_related = ("patient",)
+    ordering = ("patient__registry_code", "-diagnosis_date")
+
+
+@admin.register(GeneticFinding)
+class GeneticFindingAdmin(PatientRecordAdmin):
+    list_display = ("patient", "gene", "hgvs_c", "hgvs_p", "zygosity", "acmg_class")
+    list_filter = (PatientSiteFilter, "gene", "acmg_class", "zygosity")
+    list_select_related = ("patient",)
+    ordering = ("patient__registry_code", "gene")
+
+
+@admin.register(Consent)
+class ConsentAdmin(PatientRecordAdmin):
+    list_display = ("patient", "research_use", "version", "consented_on", "withdrawn_on")
+    list_filter = (PatientSiteFilter, "research_use", "version")
+    list_select_related = ("patient",)
+    ordering = ("patient__registry_code", "-consented_on")
+
+
+@admin.register(PhenotypeObservation)
+class PhenotypeObservationAdmin(PatientRecordAdmin):
+    list_display = ("patient", "hpo_id", "label", "excluded", "observed_on")
+    list_filter = (PatientSiteFilter, "excluded")
+    list_select_related = ("patient",)
+    ordering = ("patient__registry_code", "-observed_on")
