@@ -1,0 +1,25 @@
+"""Clinical resources under ``/api/v1/`` (included by ``registry.api.urls``)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from clinical.api import views
+
+P = "patients/<uuid:patient_id>"
+
+urlpatterns = [
+    path(f"{P}/labs/", views.LabList.as_view(), name="api-labs"),
+    path(f"{P}/labs/<uuid:lab_id>/", views.LabDetail.as_view(), name="api-lab"),
+    path(f"{P}/visits/", views.VisitList.as_view(), name="api-visits"),
+    path(f"{P}/visits/<uuid:visit_id>/", views.VisitDetail.as_view(), name="api-visit"),
+    path(f"{P}/treatments/", views.TreatmentList.as_view(), name="api-treatments"),
+    path(f"{P}/treatments/<uuid:course_id>/", views.TreatmentDetail.as_view(), name="api-treatment"),
+    path(f"{P}/treatments/<uuid:course_id>/doses/", views.DoseList.as_view(), name="api-doses"),
+    path(f"{P}/alerts/", views.AlertList.as_view(), name="api-alerts"),
+    path(f"{P}/alerts/<uuid:alert_id>/acknowledge/", views.AlertAcknowledge.as_view(), name="api-alert-ack"),
+    path(f"{P}/trends/", views.TrendList.as_view(), name="api-trends"),
+    path("lab-imports/", views.LabImportCreate.as_view(), name="api-lab-imports"),
+    path("lab-imports/<uuid:import_id>/", views.LabImportDetail.as_view(), name="api-lab-import"),
+    path("lab-imports/<uuid:import_id>/confirm/", views.LabImportConfirm.as_view(), name="api-lab-import-confirm"),
+]

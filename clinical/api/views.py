@@ -1,0 +1,547 @@
+"""Clinical API views: visits, labs, treatments (+ doses), alerts, trends, lab import.
+
+Each view fetches the patient through ``registry.access`` (404 when not the caller's),
+checks write permission (403 for read-only roles) and calls one ``clinical.services``
+function. Detail responses carry an ETag; PUT/PATCH need If-Match.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, parsers, serializers, status
+from rest_framework.response import Response
+
+from clinical import alert_services, catalogue, imports
+from clinical import services as clinical_services
+from clinical.api import serializers as s
+from clinical.models import Alert, CourseResponse, LabImport, Source, TrendSnapshot
+from registry.api.base import (
+    ErrorSerializer,
+    PayloadTooLarge,
+    RegistryAPIView,
+    content_length,
+    expected_version,
+    with_etag,
+)
+
+PATIENT_ID = OpenApiParameter("patient_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+UNITS = OpenApiParameter(
+    "units", str, enum=list(catalogue.UNIT_SYSTEMS), description="Add display values in this unit system"
+)
+
+
+def _object(qs, public_id, what: str):
+    try:
+        return qs.get(public_id=public_id)
+    except (qs.model.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404(f"No such {what}.") from exc
+
+
+class UnitsQuerySerializer(serializers.Serializer):
+    units = serializers.ChoiceField(choices=list(catalogue.UNIT_SYSTEMS), required=False)
+
+
+class LabQuerySerializer(UnitsQuerySerializer):
+    analyte = serializers.ChoiceField(choices=list(catalogue.ANALYTES), required=False)
+    from_date = serializers.DateField(required=False)
+    to_date = serializers.DateField(required=False)
+    ordering = serializers.ChoiceField(choices=["collected_on", "-collected_on"], required=False)
+
+
+def _query(serializer_class, request) -> dict:
+    ser = serializer_class(data=request.query_params.dict())
+    ser.is_valid(raise_exception=True)
+    return ser.validated_data
+
+
+# --------------------------------------------------------------------------------------
+# Labs
+# --------------------------------------------------------------------------------------
+
+
+class LabList(RegistryAPIView):
+    def get_cursor_ordering(self, request):
+        if request.query_params.get("ordering") == "collected_on":
+            return ("collected_on", "id")
+        return ("-collected_on", "-id")
+
+    @extend_schema(
+        parameters=[
+            PATIENT_ID,
+            UNITS,
+            OpenApiParameter("analyte", str, enum=list(catalogue.ANALYTES)),
+            OpenApiParameter("from_date", OpenApiTypes.DATE, description="Collected on or after"),
+            OpenApiParameter("to_date", OpenApiTypes.DATE, description="Collected on or before"),
+            OpenApiParameter("ordering", str, enum=["collected_on", "-collected_on"], description="Default newest first"),
+        ],
+        responses=s.LabResultSerializer(many=True),
+        tags=["labs"],
+        summary="Lab results of a patient",
+    )
+    def get(self, request, patient_id):
+        q = _query(LabQuerySerializer, request)
+        patient = self.patient()
+        qs = patient.lab_results.select_related("patient", "visit")
+        if q.get("analyte"):
+            qs = qs.filter(analyte=q["analyte"])
+        if q.get("from_date"):
+            qs = qs.filter(collected_on__gte=q["from_date"])
+        if q.get("to_date"):
+            qs = qs.filter(collected_on__lte=q["to_date"])
+        return self.paginate(qs, s.LabResultSerializer, units=q.get("units"))
+
+    @extend_schema(
+        parameters=[PATIENT_ID, UNITS],
+        request=s.LabCreateSerializer,
+        responses={201: s.LabResultSerializer},
+        tags=["labs"],
+        summary="Record a lab result (validated like the form)",
+    )
+    def post(self, request, patient_id):
+        q = _query(UnitsQuerySerializer, request)
+        patient = self.patient(write=True)
+        ser = s.LabCreateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        lab = clinical_services.lab_result_record(patient=patient, by=request.user, source=Source.API, **ser.validated_data)
+        lab = patient.lab_results.select_related("patient", "visit").get(pk=lab.pk)
+        body = s.LabResultSerializer(lab, context={"units": q.get("units")}).data
+        return with_etag(Response(body, status=status.HTTP_201_CREATED), lab)
+
+
+class LabDetail(RegistryAPIView):
+    sends_etag = True
+
+    def _lab(self, patient, lab_id):
+        return _object(patient.lab_results.select_related("patient", "visit"), lab_id, "lab result")
+
+    def _out(self, lab, units):
+        return with_etag(Response(s.LabResultSerializer(lab, context={"units": units}).data), lab)
+
+    @extend_schema(
+        parameters=[PATIENT_ID, UNITS], responses=s.LabResultSerializer, tags=["labs"], summary="Read a lab result"
+    )
+    def get(self, request, patient_id, lab_id):
+        q = _query(UnitsQuerySerializer, request)
+        return self._out(self._lab(self.patient(), lab_id), q.get("units"))
+
+    def _update(self, request, lab_id, partial):
+        q = _query(UnitsQuerySerializer, request)
+        patient = self.patient(write=True)
+        lab = self._lab(patient, lab_id)
+        version = expected_version(request)
+        ser = s.LabUpdateSerializer(data=request.data, partial=partial)
+        ser.is_valid(raise_exception=True)
+        data = dict(ser.validated_data)
+        reason = data.pop("change_reason", "")
+        clinical_services.lab_result_update(
+            result=lab, by=request.user, reason=reason, expected_version=version, **data
+        )
+        return self._out(self._lab(patient, lab_id), q.get("units"))
+
+    @extend_schema(
+        parameters=[PATIENT_ID, UNITS],
+        request=s.LabUpdateSerializer,
+        responses=s.LabResultSerializer,
+        tags=["labs"],
+        summary="Replace a lab result (If-Match, change_reason)",
+    )
+    def put(self, request, patient_id, lab_id):
+        return self._update(request, lab_id, partial=False)
+
+    @extend_schema(
+        parameters=[PATIENT_ID, UNITS],
+        request=s.LabUpdateSerializer,
+        responses=s.LabResultSerializer,
+        tags=["labs"],
+        summary="Correct a lab result (If-Match, change_reason)",
+    )
+    def patch(self, request, patient_id, lab_id):
+        return self._update(request, lab_id, partial=True)
+
+    @extend_schema(
+        parameters=[
+            PATIENT_ID,
+            OpenApiParameter("change_reason", str, required=True, description="Why the result is deleted"),
+        ],
+        request=None,
+        responses={204: None},
+        tags=["labs"],
+        summary="Delete a lab result (change_reason; If-Match optional)",
+    )
+    def delete(self, request, patient_id, lab_id):
+        patient = self.patient(write=True)
+        lab = self._lab(patient, lab_id)
+        version = expected_version(request) if request.headers.get("If-Match") else None
+        clinical_services.lab_result_delete(
+            result=lab, by=request.user, reason=request.query_params.get("change_reason", ""), expected_version=version
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --------------------------------------------------------------------------------------
+# Visits
+# --------------------------------------------------------------------------------------
+
+
+class VisitList(RegistryAPIView):
+    cursor_ordering = ("-visit_date", "-id")
+
+    @extend_schema(parameters=[PATIENT_ID], responses=s.VisitSerializer(many=True), tags=["visits"])
+    def get(self, request, patient_id):
+        return self.paginate(self.patient().visits.select_related("site"), s.VisitSerializer)
+
+    @extend_schema(
+        parameters=[PATIENT_ID],
+        request=s.VisitCreateSerializer,
+        responses={201: s.VisitSerializer},
+        tags=["visits"],
+        summary="Record a visit, optionally with its lab panel",
+    )
+    def post(self, request, patient_id):
+        patient = self.patient(write=True)
+        ser = s.VisitCreateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        data = dict(ser.validated_data)
+        labs = [clinical_services.LabEntry(**entry) for entry in data.pop("labs", [])]
+        visit = clinical_services.visit_record(patient=patient, by=request.user, labs=labs, source=Source.API, **data)
+        visit = patient.visits.select_related("site").get(pk=visit.pk)
+        return with_etag(Response(s.VisitSerializer(visit).data, status=status.HTTP_201_CREATED), visit)
+
+
+class VisitDetail(RegistryAPIView):
+    sends_etag = True
+
+    def _visit(self, patient, visit_id):
+        return _object(patient.visits.select_related("site"), visit_id, "visit")
+
+    @extend_schema(parameters=[PATIENT_ID], responses=s.VisitSerializer, tags=["visits"])
+    def get(self, request, patient_id, visit_id):
+        visit = self._visit(self.patient(), visit_id)
+        return with_etag(Response(s.VisitSerializer(visit).data), visit)
+
+    def _update(self, request, visit_id, partial):
+        patient = self.patient(write=True)
+        visit = self._visit(patient, visit_id)
+        version = expected_version(request)
+        ser = s.VisitUpdateSerializer(data=request.data, partial=partial)
+        ser.is_valid(raise_exception=True)
+        data = dict(ser.validated_data)
+        reason = data.pop("change_reason", "")
+        clinical_services.visit_update(visit=visit, by=request.user, reason=reason, expected_version=version, **data)
+        visit = self._visit(patient, visit_id)
+        return with_etag(Response(s.VisitSerializer(visit).data), visit)
+
+    @extend_schema(
+        parameters=[PATIENT_ID], request=s.VisitUpdateSerializer, responses=s.VisitSerializer, tags=["visits"]
+    )
+    def put(self, request, patient_id, visit_id):
+        return self._update(request, visit_id, partial=False)
+
+    @extend_schema(
+        parameters=[PATIENT_ID], request=s.VisitUpdateSerializer, responses=s.VisitSerializer, tags=["visits"]
+    )
+    def patch(self, request, patient_id, visit_id):
+        return self._update(request, visit_id, partial=True)
+
+
+# --------------------------------------------------------------------------------------
+# Treatments
+# --------------------------------------------------------------------------------------
+
+
+class TreatmentList(RegistryAPIView):
+    cursor_ordering = ("-start_date", "-id")
+
+    @extend_schema(parameters=[PATIENT_ID], responses=s.TreatmentSerializer(many=True), tags=["treatments"])
+    def get(self, request, patient_id):
+        return self.paginate(self.patient().treatment_courses.prefetch_related("doses"), s.TreatmentSerializer)
+
+    @extend_schema(
+        parameters=[PATIENT_ID],
+        request=s.TreatmentCreateSerializer,
+        responses={201: s.TreatmentSerializer},
+        tags=["treatments"],
+        summary="Start a treatment course with its first dose",
+    )
+    def post(self, request, patient_id):
+        patient = self.patient(write=True)
+        ser = s.TreatmentCreateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        course = clinical_services.course_start(patient=patient, by=request.user, source=Source.API, **ser.validated_data)
+        course = patient.treatment_courses.prefetch_related("doses").get(pk=course.pk)
+        return with_etag(Response(s.TreatmentSerializer(course).data, status=status.HTTP_201_CREATED), course)
+
+
+class TreatmentDetail(RegistryAPIView):
+    sends_etag = True
+
+    def _course(self, patient, course_id):
+        return _object(patient.treatment_courses.prefetch_related("doses"), course_id, "treatment course")
+
+    @extend_schema(parameters=[PATIENT_ID], responses=s.TreatmentSerializer, tags=["treatments"])
+    def get(self, request, patient_id, course_id):
+        course = self._course(self.patient(), course_id)
+        return with_etag(Response(s.TreatmentSerializer(course).data), course)
+
+    @extend_schema(
+        parameters=[PATIENT_ID],
+        request=s.TreatmentStopSerializer,
+        responses=s.TreatmentSerializer,
+        tags=["treatments"],
+        summary="Stop a course (If-Match, change_reason)",
+    )
+    def patch(self, request, patient_id, course_id):
+        patient = self.patient(write=True)
+        course = self._course(patient, course_id)
+        version = expected_version(request)
+        ser = s.TreatmentStopSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        data = dict(ser.validated_data)
+        clinical_services.course_stop(
+            course=course,
+            by=request.user,
+            end_date=data["end_date"],
+            stop_reason=data["stop_reason"],
+            tapered=data.get("tapered", False),
+            expected_version=version,
+            reason=data["change_reason"],
+        )
+        course = self._course(patient, course_id)
+        return with_etag(Response(s.TreatmentSerializer(course).data), course)
+
+
+class DoseList(RegistryAPIView):
+    cursor_ordering = ("effective_date", "id")
+
+    def _course(self, patient, course_id):
+        return _object(patient.treatment_courses.all(), course_id, "treatment course")
+
+    @extend_schema(parameters=[PATIENT_ID], responses=s.DoseSerializer(many=True), tags=["treatments"])
+    def get(self, request, patient_id, course_id):
+        return self.paginate(self._course(self.patient(), course_id).doses.all(), s.DoseSerializer)
+
+    @extend_schema(
+        parameters=[PATIENT_ID],
+        request=s.DoseCreateSerializer,
+        responses={201: s.DoseSerializer},
+        tags=["treatments"],
+        summary="Record a dose change",
+    )
+    def post(self, request, patient_id, course_id):
+        patient = self.patient(write=True)
+        course = self._course(patient, course_id)
+        course.patient = patient
+        ser = s.DoseCreateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        change = clinical_services.dose_change_record(course=course, by=request.user, **ser.validated_data)
+        return Response(s.DoseSerializer(change).data, status=status.HTTP_201_CREATED)
+
+
+# --------------------------------------------------------------------------------------
+# Alerts and trends
+# --------------------------------------------------------------------------------------
+
+
+class AlertQuerySerializer(UnitsQuerySerializer):
+    status = serializers.ChoiceField(choices=["open", "acknowledged", "resolved"], required=False)
+
+
+class AlertList(RegistryAPIView):
+    cursor_ordering = ("-created_at", "-id")
+
+    @extend_schema(
+        parameters=[PATIENT_ID, UNITS, OpenApiParameter("status", str, enum=["open", "acknowledged", "resolved"])],
+        responses=s.AlertSerializer(many=True),
+        tags=["alerts"],
+    )
+    def get(self, request, patient_id):
+        q = _query(AlertQuerySerializer, request)
+        qs = self.patient().alerts.select_related("lab_result", "course", "visit")
+        if q.get("status"):
+            qs = qs.filter(status=q["status"])
+        return self.paginate(qs, s.AlertSerializer, units=q.get("units") or request.user.unit_system)
+
+
+class AlertAcknowledge(RegistryAPIView):
+    @extend_schema(
+        parameters=[PATIENT_ID],
+        request=s.AlertAcknowledgeSerializer,
+        responses={200: s.AlertSerializer},
+        tags=["alerts"],
+        summary="Acknowledge an alert",
+    )
+    def post(self, request, patient_id, alert_id):
+        patient = self.patient(write=True)
+        alert = _object(patient.alerts.all(), alert_id, "alert")
+        ser = s.AlertAcknowledgeSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        alert_services.alert_acknowledge(alert=alert, by=request.user, note=ser.validated_data.get("note", ""))
+        alert = Alert.objects.select_related("lab_result", "course", "visit").get(pk=alert.pk)
+        return Response(s.AlertSerializer(alert, context={"units": request.user.unit_system}).data)
+
+
+class TrendList(RegistryAPIView):
+    pagination_class = None
+
+    @extend_schema(parameters=[PATIENT_ID], responses=s.TrendsSerializer, tags=["trends"], summary="Trends")
+    def get(self, request, patient_id):
+        patient = self.patient()
+        analytes = []
+        for snap in TrendSnapshot.objects.filter(patient=patient).select_related("course").order_by("analyte"):
+            months = []
+            for m in sorted(snap.months or {}, key=lambda k: int(k) if str(k).isdigit() else 0):
+                entry = snap.months[m] or {}
+                months.append(
+                    {
+                        "month": int(m),
+                        "value": entry.get("value"),
+                        "on": entry.get("on"),
+                        "change": entry.get("change"),
+                        "percent_change": entry.get("percent_change"),
+                    }
+                )
+            info = catalogue.ANALYTES.get(snap.analyte)
+            analytes.append(
+                {
+                    "analyte": snap.analyte,
+                    "unit": info.canonical_unit if info else "",
+                    "course": snap.course.public_id if snap.course_id else None,
+                    "n_values": snap.n_values,
+                    "latest_value": snap.latest_value,
+                    "latest_on": snap.latest_on,
+                    "baseline_value": snap.baseline_value,
+                    "baseline_on": snap.baseline_on,
+                    "nadir_value": snap.nadir_value,
+                    "nadir_on": snap.nadir_on,
+                    "slope_per_year": snap.slope_per_year,
+                    "months": months,
+                    "computed_at": snap.computed_at,
+                }
+            )
+        courses = [
+            {
+                "course": r.course.public_id,
+                "drug": r.course.drug,
+                "start_date": r.course.start_date,
+                "response_class": r.response_class,
+                "hba1c_change": r.hba1c_change,
+                "tg_percent_change": r.tg_percent_change,
+                "computed_at": r.computed_at,
+            }
+            for r in CourseResponse.objects.filter(course__patient=patient)
+            .select_related("course")
+            .order_by("course__start_date")
+        ]
+        return Response(s.TrendsSerializer({"analytes": analytes, "courses": courses}).data)
+
+
+# --------------------------------------------------------------------------------------
+# Lab import
+# --------------------------------------------------------------------------------------
+
+
+class ImportMultiPartParser(parsers.MultiPartParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        request = (parser_context or {}).get("request")
+        if request is not None and content_length(request) > settings.LAB_IMPORT_MAX_BYTES + 64 * 1024:
+            raise PayloadTooLarge(f"The file is larger than the limit of {settings.LAB_IMPORT_MAX_BYTES:,} bytes.")
+        return super().parse(stream, media_type, parser_context)
+
+
+class CSVBodyParser(parsers.BaseParser):
+    """A raw ``text/csv`` body, for scripts that post the file itself."""
+
+    media_type = "text/csv"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.LAB_IMPORT_MAX_BYTES
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"The file is larger than the limit of {limit:,} bytes.")
+        return {"__csv__": raw}
+
+
+def _import_body(record: LabImport, plan: imports.ImportPlan) -> dict:
+    return {
+        "id": record.public_id,
+        "filename": record.filename,
+        "status": record.status,
+        "encoding": plan.encoding,
+        "delimiter": plan.delimiter,
+        "row_count": plan.row_count,
+        "error_count": plan.error_count,
+        "imported_count": record.imported_count,
+        "warnings": plan.warnings,
+        "file_errors": plan.file_errors,
+        "rows": [
+            {
+                "line": r.line,
+                "status": r.status,
+                "patient": r.patient,
+                "analyte": r.analyte,
+                "value": r.value,
+                "unit": r.unit,
+                "collected_on": r.collected_on,
+                "errors": r.errors,
+            }
+            for r in plan.report_rows()
+        ],
+    }
+
+
+class LabImportCreate(RegistryAPIView):
+    parser_classes = [ImportMultiPartParser, CSVBodyParser]
+
+    @extend_schema(
+        request={"multipart/form-data": s.LabImportUploadSerializer, "text/csv": OpenApiTypes.BINARY},
+        responses={201: s.LabImportSerializer, 413: OpenApiResponse(ErrorSerializer, "The file is too large.")},
+        tags=["lab imports"],
+        summary="Upload a lab CSV: returns the preview; nothing is imported until confirm",
+    )
+    def post(self, request):
+        self.require_writer()
+        if "__csv__" in request.data:
+            content, filename = request.data["__csv__"], "upload.csv"
+        else:
+            upload = request.data.get("file")
+            if upload is None or not hasattr(upload, "read"):
+                raise exceptions.ValidationError({"file": ["Attach the CSV file as 'file'."]})
+            if upload.size > settings.LAB_IMPORT_MAX_BYTES:
+                raise PayloadTooLarge(f"The file is larger than the limit of {settings.LAB_IMPORT_MAX_BYTES:,} bytes.")
+            content, filename = upload.read(), upload.name
+        try:
+            record, plan = imports.lab_import_upload(user=request.user, filename=filename, content=content)
+        except imports.ImportTooLarge as exc:
+            raise PayloadTooLarge(str(exc))
+        return Response(s.LabImportSerializer(_import_body(record, plan)).data, status=status.HTTP_201_CREATED)
+
+
+IMPORT_ID = OpenApiParameter("import_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+class LabImportDetail(RegistryAPIView):
+    @extend_schema(parameters=[IMPORT_ID], responses=s.LabImportSerializer, tags=["lab imports"])
+    def get(self, request, import_id):
+        record = imports.lab_import_for_user(request.user, import_id)
+        plan = imports.lab_import_plan(record, user=request.user)
+        return Response(s.LabImportSerializer(_import_body(record, plan)).data)
+
+
+class LabImportConfirm(RegistryAPIView):
+    @extend_schema(
+        parameters=[IMPORT_ID],
+        request=None,
+        responses={200: s.LabImportSerializer},
+        tags=["lab imports"],
+        summary="Import every row of a previewed file, or none",
+    )
+    def post(self, request, import_id):
+        self.require_writer()
+        record = imports.lab_import_for_user(request.user, import_id)
+        record, plan = imports.lab_import_confirm(lab_import=record, by=request.user)
+        body = _import_body(record, plan)
+        body["rows"] = []
+        return Response(s.LabImportSerializer(body).data)

@@ -1,0 +1,457 @@
+"""Bulk lab import from CSV: one path for the web UI, the API and ``manage.py import_labs``.
+
+Flow: ``lab_import_upload`` stores the file (``LabImport``) and returns a preview that
+reports every row's errors; ``lab_import_confirm`` re-validates the stored file against
+the current database and imports all rows in one transaction, or none.
+
+Format (what lab systems export): one header row, then one result per row. Columns
+(case-insensitive, in any order): ``registry_code`` and/or ``mrn`` (either identifies the
+patient), ``analyte`` (catalogue code or LOINC), ``value``, ``unit``, ``collected_on``
+(YYYY-MM-DD), optional ``fasting`` (yes/no). UTF-8 with or without BOM (Latin-1 accepted
+with a warning), ``,`` or ``;`` as delimiter, RFC 4180 quoting (strict).
+
+Row validation is ``clinical.services.lab_validate``, the same as forms and the API.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from clinical import catalogue
+from clinical.models import LabImport, LabResult, Source
+from clinical.services import lab_validate, patients_mark_for_evaluation
+from registry import access
+from registry.audit import audit_record, audit_record_many
+
+TEMPLATE_HEADER = ["registry_code", "mrn", "analyte", "value", "unit", "collected_on", "fasting"]
+TEMPLATE_CSV = (
+    ",".join(TEMPLATE_HEADER)
+    + "\r\n"
+    + "LD-000001,,triglycerides,5.2,mmol/L,2024-03-01,yes\r\n"
+    + ",MRN12345,2571-8,460,mg/dL,2024-03-01,yes\r\n"
+    + "LD-000001,,hba1c,7.4,%,2024-03-01,\r\n"
+)
+
+# Accepted header spellings -> the column's meaning.
+HEADER_ALIASES = {
+    "registry_code": "registry_code",
+    "patient": "registry_code",
+    "patient_code": "registry_code",
+    "mrn": "mrn",
+    "analyte": "analyte",
+    "analyte_code": "analyte",
+    "loinc": "analyte",
+    "test": "analyte",
+    "value": "value",
+    "result": "value",
+    "unit": "unit",
+    "units": "unit",
+    "collected_on": "collected_on",
+    "collection_date": "collected_on",
+    "collected": "collected_on",
+    "date": "collected_on",
+    "fasting": "fasting",
+}
+REQUIRED = ("analyte", "value", "unit", "collected_on")
+YES = {"yes", "y", "true", "1", "fasting", "ja", "oui"}
+NO = {"no", "n", "false", "0", "non-fasting", "nonfasting", "nein", "non"}
+CHUNK = 5000
+
+
+class ImportTooLarge(Exception):
+    """The file is above ``settings.LAB_IMPORT_MAX_BYTES`` (HTTP 413)."""
+
+    def __init__(self, size: int, limit: int):
+        super().__init__(f"The file is {size:,} bytes; the limit is {limit:,} bytes. Split it into smaller files.")
+        self.size, self.limit = size, limit
+
+
+@dataclass
+class RowReport:
+    line: int
+    patient: str = ""
+    analyte: str = ""
+    value: str = ""
+    unit: str = ""
+    collected_on: str = ""
+    fasting: str = ""
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return "error" if self.errors else "ok"
+
+
+@dataclass
+class ImportPlan:
+    """The outcome of reading a file: a report per row and the results to write."""
+
+    encoding: str = ""
+    delimiter: str = ","
+    warnings: list[str] = field(default_factory=list)
+    file_errors: list[str] = field(default_factory=list)
+    rows: list[RowReport] = field(default_factory=list)
+    labs: list[LabResult] = field(default_factory=list)
+
+    @property
+    def row_count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def error_count(self) -> int:
+        return sum(1 for r in self.rows if r.errors) + len(self.file_errors)
+
+    @property
+    def ok(self) -> bool:
+        return not self.file_errors and self.error_count == 0 and bool(self.labs)
+
+    def report_rows(self, limit_ok: int = 200) -> list[RowReport]:
+        """Every row with an error, then up to ``limit_ok`` valid rows, in file order."""
+        errors = [r for r in self.rows if r.errors]
+        oks = [r for r in self.rows if not r.errors][:limit_ok]
+        return sorted(errors + oks, key=lambda r: r.line)
+
+
+# --------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------
+
+
+def decode(content: bytes) -> tuple[str, str, list[str]]:
+    """Text, encoding name and warnings. UTF-8 (BOM optional), else Latin-1."""
+    if content.startswith(b"\xef\xbb\xbf"):
+        content = content[3:]
+        encoding = "utf-8-sig"
+    else:
+        encoding = "utf-8"
+    try:
+        return content.decode("utf-8"), encoding, []
+    except UnicodeDecodeError:
+        return (
+            content.decode("latin-1"),
+            "latin-1",
+            ["The file is not valid UTF-8; it was read as Latin-1 (ISO-8859-1). Check accented names and units."],
+        )
+
+
+def sniff_delimiter(text: str) -> str:
+    first = text.split("\n", 1)[0]
+    return ";" if first.count(";") > first.count(",") else ","
+
+
+def _header_key(name: str) -> str:
+    return name.strip().lstrip("\ufeff").lower().replace(" ", "_").replace("-", "_")
+
+
+def _parse_date(raw: str) -> dt.date | None:
+    raw = raw.strip()
+    if len(raw) != 10:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+def _parse_fasting(raw: str) -> tuple[bool | None, bool]:
+    key = raw.strip().lower()
+    if not key:
+        return None, True
+    if key in YES:
+        return True, True
+    if key in NO:
+        return False, True
+    return None, False
+
+
+def _unknown_patient(key: str) -> str:
+    # One message for "does not exist" and "not yours": the import must not reveal
+    # which registry codes or MRNs exist at other sites.
+    return f"Unknown patient {key!r}, or not a patient of a site where you may enter data."
+
+
+@dataclass
+class _Pending:
+    report: RowReport
+    code: str
+    mrn: str
+    analyte: catalogue.Analyte
+    validated: object  # ValidatedLab
+    day: dt.date
+    fasting: bool | None
+
+
+def _resolve_patients(user, codes: set[str], mrns: set[str]) -> tuple[dict[str, int], dict[str, list[int]]]:
+    writable = access.patients_for_user(user, write=True)
+    by_code: dict[str, int] = {}
+    by_mrn: dict[str, list[int]] = {}
+    code_list, mrn_list = sorted(codes), sorted(mrns)
+    for i in range(0, len(code_list), CHUNK):
+        for pk, code in writable.filter(registry_code__in=code_list[i : i + CHUNK]).values_list("id", "registry_code"):
+            by_code[code] = pk
+    for i in range(0, len(mrn_list), CHUNK):
+        for pk, mrn in writable.filter(identity__mrn__in=mrn_list[i : i + CHUNK]).values_list("id", "identity__mrn"):
+            by_mrn.setdefault(mrn, []).append(pk)
+    return by_code, by_mrn
+
+
+def _existing_keys(patient_ids: set[int], first: dt.date, last: dt.date) -> set[tuple]:
+    keys: set[tuple] = set()
+    ids = sorted(patient_ids)
+    for i in range(0, len(ids), CHUNK):
+        rows = LabResult.objects.filter(
+            patient_id__in=ids[i : i + CHUNK], collected_on__gte=first, collected_on__lte=last
+        ).values_list("patient_id", "analyte", "collected_on", "canonical_value")
+        keys.update((p, a, d, Decimal(c)) for p, a, d, c in rows.iterator(chunk_size=CHUNK))
+    return keys
+
+
+def lab_import_preview(*, user, content: bytes, today: dt.date | None = None) -> ImportPlan:
+    """Read and validate a whole file (writes nothing). Every row gets a report."""
+    plan = ImportPlan()
+    text, plan.encoding, plan.warnings = decode(content)
+    if "\x00" in text:
+        plan.file_errors.append("The file contains NUL bytes: it is not a text CSV file (export it as CSV).")
+        return plan
+    plan.delimiter = sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=plan.delimiter, quotechar='"', strict=True)
+    today = today or timezone.localdate()
+    pending: list[_Pending] = []
+    columns: dict[str, int] | None = None
+    try:
+        for raw in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in raw):
+                continue
+            if columns is None:
+                columns = _read_header(raw, plan)
+                if columns is None:
+                    return plan
+                width = len(raw)
+                continue
+            report = RowReport(line=line)
+            plan.rows.append(report)
+            if len(raw) != width:
+                report.errors.append(f"Expected {width} columns, found {len(raw)}.")
+                continue
+            item = _read_row(raw, columns, report, today)
+            if item is not None:
+                pending.append(item)
+    except csv.Error as exc:
+        plan.rows.append(
+            RowReport(line=reader.line_num, errors=[f"Malformed CSV ({exc}); the rest of the file was not read."])
+        )
+    if columns is None:
+        plan.file_errors.append("The file is empty: it needs a header row and at least one result.")
+        return plan
+    if not plan.rows:
+        plan.file_errors.append("The file has a header but no results.")
+        return plan
+    _attach_patients(user, pending, plan)
+    return plan
+
+
+def _read_header(raw: list[str], plan: ImportPlan) -> dict[str, int] | None:
+    columns: dict[str, int] = {}
+    for i, name in enumerate(raw):
+        meaning = HEADER_ALIASES.get(_header_key(name))
+        if meaning is None:
+            plan.file_errors.append(
+                f"Unknown column {name.strip()[:60]!r}; expected: {', '.join(TEMPLATE_HEADER)} (see the template)."
+            )
+            continue
+        if meaning in columns:
+            plan.file_errors.append(f"Column {meaning!r} appears twice in the header.")
+            continue
+        columns[meaning] = i
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        plan.file_errors.append(f"Missing column(s): {', '.join(missing)}.")
+    if "registry_code" not in columns and "mrn" not in columns:
+        plan.file_errors.append("Missing column: registry_code or mrn (to identify the patient).")
+    return None if plan.file_errors else columns
+
+
+def _read_row(raw: list[str], columns: dict[str, int], report: RowReport, today: dt.date) -> _Pending | None:
+    def cell(name: str) -> str:
+        i = columns.get(name)
+        return raw[i].strip() if i is not None else ""
+
+    code, mrn = cell("registry_code"), cell("mrn")
+    report.patient = (code or mrn)[:60]
+    report.analyte, report.value, report.unit = cell("analyte")[:60], cell("value")[:60], cell("unit")[:30]
+    report.collected_on, report.fasting = cell("collected_on")[:30], cell("fasting")[:20]
+    if not code and not mrn:
+        report.errors.append("Give the patient's registry code or MRN.")
+    info = catalogue.analyte_by_code_or_loinc(cell("analyte"))
+    if info is None:
+        report.errors.append(f"Unknown analyte {report.analyte!r} (use a catalogue code or a LOINC code).")
+    day = _parse_date(cell("collected_on"))
+    if day is None:
+        report.errors.append(f"Collection date {report.collected_on!r} is not a date (use YYYY-MM-DD).")
+    fasting, fasting_ok = _parse_fasting(cell("fasting"))
+    if not fasting_ok:
+        report.errors.append(f"Fasting {report.fasting!r} is not yes or no.")
+    validated = None
+    if info is not None:
+        try:
+            validated = lab_validate(
+                analyte=info.code, value=cell("value"), unit=cell("unit"), collected_on=day, today=today
+            )
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                if name == "collected_on" and day is None:
+                    continue
+                report.errors.extend(messages)
+    if report.errors:
+        return None
+    assert info is not None and day is not None
+    return _Pending(report, code, mrn, info, validated, day, fasting)
+
+
+def _attach_patients(user, pending: list[_Pending], plan: ImportPlan) -> None:
+    by_code, by_mrn = _resolve_patients(user, {p.code for p in pending if p.code}, {p.mrn for p in pending if p.mrn})
+    resolved: list[tuple[_Pending, int]] = []
+    for item in pending:
+        if item.code:
+            pk = by_code.get(item.code)
+            if pk is None:
+                item.report.errors.append(_unknown_patient(item.code))
+                continue
+            if item.mrn and pk not in by_mrn.get(item.mrn, []):
+                item.report.errors.append(f"Registry code {item.code} and MRN {item.mrn!r} are not the same patient.")
+                continue
+        else:
+            pks = by_mrn.get(item.mrn, [])
+            if not pks:
+                item.report.errors.append(_unknown_patient(item.mrn))
+                continue
+            if len(pks) > 1:
+                item.report.errors.append(
+                    f"MRN {item.mrn!r} matches patients at several sites; use the registry code instead."
+                )
+                continue
+            pk = pks[0]
+        resolved.append((item, pk))
+    if not resolved:
+        return
+    existing = _existing_keys({pk for _, pk in resolved}, min(i.day for i, _ in resolved), max(i.day for i, _ in resolved))
+    seen: dict[tuple, int] = {}
+    uid = user.pk if getattr(user, "is_authenticated", False) else None
+    for item, pk in resolved:
+        v = item.validated
+        key = (pk, item.analyte.code, item.day, Decimal(v.canonical))
+        if key in existing:
+            item.report.errors.append(
+                f"Duplicate: {item.analyte.name} {item.report.value} {v.unit} on {item.day.isoformat()} "
+                "is already recorded for this patient."
+            )
+            continue
+        if key in seen:
+            item.report.errors.append(f"Duplicate of line {seen[key]} in this file.")
+            continue
+        seen[key] = item.report.line
+        plan.labs.append(
+            LabResult(
+                patient_id=pk,
+                analyte=item.analyte.code,
+                value=v.value,
+                unit=v.unit,
+                canonical_value=v.canonical,
+                collected_on=item.day,
+                fasting=item.fasting,
+                source=Source.IMPORT,
+                created_by_id=uid,
+            )
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Upload and confirm
+# --------------------------------------------------------------------------------------
+
+
+def check_size(size: int) -> None:
+    limit = settings.LAB_IMPORT_MAX_BYTES
+    if size > limit:
+        raise ImportTooLarge(size, limit)
+
+
+def lab_import_upload(*, user, filename: str, content: bytes) -> tuple[LabImport, ImportPlan]:
+    """Store the file for confirmation and return its preview (nothing is imported)."""
+    check_size(len(content))
+    if not access.can_write(user):
+        raise ValidationError({"file": ["Your role does not allow entering lab results."]})
+    plan = lab_import_preview(user=user, content=content)
+    record = LabImport.objects.create(
+        user=user,
+        filename=(filename or "upload.csv")[:255],
+        content=content,
+        sha256=hashlib.sha256(content).hexdigest(),
+        encoding=plan.encoding,
+        row_count=plan.row_count,
+        error_count=plan.error_count,
+    )
+    return record, plan
+
+
+def lab_import_for_user(user, public_id) -> LabImport:
+    """One of the user's own uploads, or 404."""
+    from django.http import Http404
+
+    try:
+        return LabImport.objects.defer("content").get(public_id=public_id, user=user)
+    except (LabImport.DoesNotExist, ValueError, ValidationError) as exc:
+        raise Http404("No such import.") from exc
+
+
+def lab_import_plan(lab_import: LabImport, *, user) -> ImportPlan:
+    content = LabImport.objects.filter(pk=lab_import.pk).values_list("content", flat=True).first()
+    return lab_import_preview(user=user, content=bytes(content or b""))
+
+
+def lab_import_confirm(*, lab_import: LabImport, by) -> tuple[LabImport, ImportPlan]:
+    """Import every row of a previewed file, or none: the file is validated again against
+    the current database inside the transaction; any error refuses the whole file."""
+    with transaction.atomic():
+        current = LabImport.objects.select_for_update().get(pk=lab_import.pk)
+        if current.status != LabImport.Status.PREVIEWED:
+            raise ValidationError({"status": [f"This import is {current.get_status_display().lower()}."]})
+        plan = lab_import_preview(user=by, content=bytes(current.content))
+        if not plan.ok:
+            LabImport.objects.filter(pk=current.pk).update(error_count=plan.error_count)
+            raise ValidationError(
+                {"file": [f"{plan.error_count} row(s) have errors; nothing was imported. Fix the file and upload it again."]}
+            )
+        created = LabResult.objects.bulk_create(plan.labs, batch_size=2000)
+        audit_record_many(user=by, action="create", objects=created, patient_of=lambda r: r.patient_id)
+        patients_mark_for_evaluation(r.patient_id for r in created)
+        current.status = LabImport.Status.IMPORTED
+        current.imported_at = timezone.now()
+        current.imported_count = len(created)
+        current.error_count = 0
+        current.save(update_fields=["status", "imported_at", "imported_count", "error_count"])
+        audit_record(
+            user=by,
+            action="create",
+            obj=current,
+            changes={"filename": [None, current.filename], "sha256": [None, current.sha256], "rows": [None, len(created)]},
+            reason="lab import",
+        )
+    return current, plan
+
+
+def lab_import_discard(*, lab_import: LabImport) -> None:
+    LabImport.objects.filter(pk=lab_import.pk, status=LabImport.Status.PREVIEWED).update(
+        status=LabImport.Status.DISCARDED, content=b""
+    )

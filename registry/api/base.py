@@ -1,0 +1,304 @@
+"""What every API view shares: strict parsing, one error shape, ETag / If-Match,
+cursor pagination, the access-layer permission and an OpenAPI schema class that
+documents each operation's error responses.
+
+Error responses always look like ``{"detail": "...", "errors": {"field": ["..."]}}``
+(``errors`` only where fields are at fault). Service ``ValidationError`` dicts become
+400, a stale version 412, a missing ``If-Match`` 428, an oversized body 413.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import exceptions, generics, parsers, serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from clinical.services import ConflictError
+from registry import access
+from registry.api import schema as _schema  # noqa: F401  (registers the token auth scheme)
+
+MAX_JSON_DEPTH = 16
+
+
+# --------------------------------------------------------------------------------------
+# Exceptions
+# --------------------------------------------------------------------------------------
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+class PreconditionRequired(exceptions.APIException):
+    status_code = 428
+    default_detail = "Send the record's ETag in an If-Match header (read the record first)."
+    default_code = "precondition_required"
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The record was changed by someone else; read it again and reapply your change."
+    default_code = "precondition_failed"
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error structures as ``{"labs.0.value": ["..."]}``."""
+    out: dict[str, list[str]] = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(data, list) and data and all(isinstance(x, str) for x in data):
+        out[prefix or "non_field_errors"] = [str(x) for x in data]
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            if value:
+                out.update(_flatten(value, f"{prefix}.{i}" if prefix else str(i)))
+    elif data is not None:
+        out[prefix or "non_field_errors"] = [str(data)]
+    return out
+
+
+def api_exception_handler(exc, context):
+    """DRF's handler, plus the service exceptions, in one response shape."""
+    if isinstance(exc, DjangoValidationError):
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return Response({"detail": "Invalid input.", "errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, ConflictError):
+        return Response({"detail": str(exc), "current": exc.current}, status=status.HTTP_412_PRECONDITION_FAILED)
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {"detail": "Invalid input.", "errors": _flatten(data)}
+    elif isinstance(data, dict) and "detail" in data:
+        response.data = {"detail": str(data["detail"])}
+    else:
+        response.data = {"detail": "Error.", "errors": _flatten(data)}
+    return response
+
+
+# --------------------------------------------------------------------------------------
+# Parsing: size limit, depth limit, NUL bytes, no NaN
+# --------------------------------------------------------------------------------------
+
+
+def content_length(request) -> int:
+    meta = request.META
+    try:
+        return int(meta.get("CONTENT_LENGTH") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def check_json_value(value: Any, depth: int = 0) -> None:
+    """Refuse documents nested deeper than MAX_JSON_DEPTH and strings with NUL bytes."""
+    if depth > MAX_JSON_DEPTH:
+        raise exceptions.ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise exceptions.ParseError("Strings may not contain NUL characters.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_json_value(key, depth + 1)
+            check_json_value(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            check_json_value(item, depth + 1)
+
+
+class StrictJSONParser(parsers.JSONParser):
+    """JSON with a body size limit (413), a depth limit and no NUL bytes (400)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        request = (parser_context or {}).get("request")
+        if request is not None and content_length(request) > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        raw = stream.read(limit + 1)
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            text = codecs.decode(raw, encoding)
+            data = json.loads(text, parse_constant=_reject_constant)
+        except RecursionError:
+            raise exceptions.ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
+        except (ValueError, UnicodeDecodeError, LookupError) as exc:
+            raise exceptions.ParseError(f"Malformed JSON: {exc}")
+        check_json_value(data)
+        return data
+
+
+def check_query_params(request) -> None:
+    """NUL bytes in the query string would reach the database driver: refuse them."""
+    for key, values in request.query_params.lists():
+        if "\x00" in key or any("\x00" in v for v in values):
+            raise exceptions.ParseError("Query parameters may not contain NUL characters.")
+
+
+# --------------------------------------------------------------------------------------
+# Permissions, pagination, ETags
+# --------------------------------------------------------------------------------------
+
+
+class HasRegistryAccess(IsAuthenticated):
+    """Authenticated and a member of at least one site (or a registry admin)."""
+
+    message = "Your account has no site membership."
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        scope = access.scope_for(request.user)
+        return scope.all_sites or bool(scope.roles)
+
+
+class RegistryCursorPagination(CursorPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+    ordering = "-id"
+
+    def get_ordering(self, request, queryset, view):
+        ordering = getattr(view, "get_cursor_ordering", None)
+        if ordering is not None:
+            return ordering(request)
+        return getattr(view, "cursor_ordering", None) or (self.ordering,)
+
+
+def etag_for(obj) -> str:
+    return f'"{obj.version}"'
+
+
+def expected_version(request) -> int:
+    """The version named by ``If-Match`` (428 when absent, 412 when unparseable)."""
+    header = (request.headers.get("If-Match") or "").strip()
+    if not header:
+        raise PreconditionRequired()
+    for tag in header.split(","):
+        tag = tag.strip()
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        tag = tag.strip('"')
+        if tag.isdigit() and len(tag) < 10:
+            return int(tag)
+    raise PreconditionFailed("If-Match does not name a version of this record.")
+
+
+def with_etag(response: Response, obj) -> Response:
+    response["ETag"] = etag_for(obj)
+    return response
+
+
+# --------------------------------------------------------------------------------------
+# OpenAPI: document the error responses of every operation
+# --------------------------------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+ERROR_TEXT = {
+    "400": "Invalid input: malformed JSON or query, or field errors in `errors`.",
+    "401": "No or invalid credentials.",
+    "403": "Authenticated, but the role does not allow this (e.g. researchers cannot write).",
+    "404": "No such object, or not one of your sites' (the two look the same).",
+    "412": "If-Match names an older version: someone else changed the record.",
+    "413": "The request body is too large.",
+    "428": "If-Match header missing: read the record and send its ETag.",
+    "429": "Too many requests: slow down (see Retry-After).",
+}
+
+
+class RegistryAutoSchema(AutoSchema):
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        codes = ["400", "401", "403", "429"]
+        if "{" in self.path:
+            codes.append("404")
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes.append("413")
+        if self.method in ("PUT", "PATCH"):
+            codes += ["412", "428"]
+        if self.method == "DELETE":
+            codes.append("412")
+        for code in codes:
+            if code not in responses:
+                response = self._get_response_for_code(ErrorSerializer, code, direction=direction)
+                response["description"] = ERROR_TEXT[code]
+                responses[code] = response
+        return dict(sorted(responses.items()))
+
+    def _get_response_headers_for_code(self, status_code, direction="response"):
+        headers = super()._get_response_headers_for_code(status_code, direction) or {}
+        if status_code in ("200", "201") and getattr(self.view, "sends_etag", False) and self.method != "DELETE":
+            if "{" in self.path and self.method in ("GET", "PUT", "PATCH", "POST"):
+                headers.setdefault(
+                    "ETag", {"schema": {"type": "string"}, "description": "The record's version, for If-Match."}
+                )
+        return headers
+
+
+# --------------------------------------------------------------------------------------
+# The base view
+# --------------------------------------------------------------------------------------
+
+
+class RegistryAPIView(generics.GenericAPIView):
+    """Authenticated, scoped, strict: every API view of the registry derives from this."""
+
+    permission_classes = [HasRegistryAccess]
+    parser_classes = [StrictJSONParser]
+    schema = RegistryAutoSchema()
+    pagination_class = RegistryCursorPagination
+    sends_etag = False
+
+    def get_exception_handler(self):
+        return api_exception_handler
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        check_query_params(request)
+
+    # -- helpers ---------------------------------------------------------------------
+    def patient(self, *, write: bool = False):
+        """The URL's patient, read-scoped (404); with ``write`` also writable (403)."""
+        patient = access.patient_for_user(self.request.user, self.kwargs["patient_id"])
+        if write and not access.can_write(self.request.user, patient):
+            raise exceptions.PermissionDenied("Your role at this site does not allow changes.")
+        return patient
+
+    def require_writer(self) -> None:
+        if not access.can_write(self.request.user):
+            raise exceptions.PermissionDenied("Your role does not allow changes.")
+
+    def paginate(self, queryset, serializer_class, **context):
+        page = self.paginate_queryset(queryset)
+        data = serializer_class(page, many=True, context={"request": self.request, **context}).data
+        return self.get_paginated_response(data)
+
+
+def not_found() -> Http404:
+    return Http404("Not found.")

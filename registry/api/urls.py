@@ -1,0 +1,37 @@
+"""``/api/``: the versioned API, its OpenAPI schema and the Swagger UI (served from the
+sidecar's static files, no CDN; the split view keeps the page within our CSP)."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from registry.api import views
+from registry.api.base import HasRegistryAccess
+
+v1 = [
+    path("sites/", views.SiteList.as_view(), name="api-sites"),
+    path("patients/", views.PatientList.as_view(), name="api-patients"),
+    path("patients/<uuid:patient_id>/", views.PatientDetail.as_view(), name="api-patient"),
+    path("patients/<uuid:patient_id>/diagnoses/", views.DiagnosisList.as_view(), name="api-diagnoses"),
+    path("patients/<uuid:patient_id>/genetics/", views.GeneticFindingList.as_view(), name="api-genetics"),
+    path("patients/<uuid:patient_id>/phenotypes/", views.PhenotypeList.as_view(), name="api-phenotypes"),
+    path("analytes/", views.AnalyteList.as_view(), name="api-analytes"),
+    path("drugs/", views.DrugList.as_view(), name="api-drugs"),
+    path("subtypes/", views.SubtypeList.as_view(), name="api-subtypes"),
+    path("", include("clinical.api.urls")),
+]
+
+urlpatterns = [
+    path("v1/", include(v1)),
+    path(
+        "schema/",
+        SpectacularAPIView.as_view(permission_classes=[HasRegistryAccess]),
+        name="api-schema",
+    ),
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api-schema", permission_classes=[HasRegistryAccess]),
+        name="api-docs",
+    ),
+]
