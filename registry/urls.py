@@ -10,5 +10,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/", include("registry.api.urls")),
+    path("profile/tokens/", include("registry.token_views")),
     path("", include("clinical.urls")),
 ]

@@ -1,0 +1,108 @@
+"""Lab CSV import in the web UI: upload -> preview (every row's status) -> confirm.
+
+The parsing, validation and the all-or-nothing import live in ``clinical.imports``; these
+views only move the file and the report between the browser and that module.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from clinical import imports
+from clinical.models import LabImport
+from registry import access
+
+PREVIEW_OK_ROWS = 200
+
+
+def _require_writer(request) -> None:
+    if not access.can_write(request.user):
+        raise PermissionDenied("Your role does not allow entering lab results.")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lab_import_upload(request):
+    _require_writer(request)
+    context = {"max_bytes": settings.LAB_IMPORT_MAX_BYTES, "columns": imports.TEMPLATE_HEADER}
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            context["error"] = "Choose a CSV file to upload."
+            return render(request, "imports/upload.html", context, status=400)
+        try:
+            imports.check_size(upload.size)
+            record, _plan = imports.lab_import_upload(user=request.user, filename=upload.name, content=upload.read())
+        except imports.ImportTooLarge as exc:
+            context["error"] = str(exc)
+            return render(request, "imports/upload.html", context, status=413)
+        except ValidationError as exc:
+            context["error"] = " ".join(exc.messages)
+            return render(request, "imports/upload.html", context, status=400)
+        return redirect("lab-import-preview", import_id=record.public_id)
+    context["recent"] = LabImport.objects.filter(user=request.user).defer("content")[:10]
+    return render(request, "imports/upload.html", context)
+
+
+@login_required
+@require_GET
+def lab_import_template(request):
+    response = HttpResponse(imports.TEMPLATE_CSV, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="lab-import-template.csv"'
+    return response
+
+
+@login_required
+@require_GET
+def lab_import_preview(request, import_id):
+    record = imports.lab_import_for_user(request.user, import_id)
+    plan = imports.lab_import_plan(record, user=request.user) if record.status == LabImport.Status.PREVIEWED else None
+    context = {"record": record, "plan": plan}
+    if plan is not None:
+        rows = plan.report_rows(limit_ok=PREVIEW_OK_ROWS)
+        context.update(
+            rows=rows,
+            hidden_ok=plan.row_count - len(rows),
+            ok_count=plan.row_count - sum(1 for r in plan.rows if r.errors),
+            can_confirm=plan.ok,
+        )
+    return render(request, "imports/preview.html", context)
+
+
+@login_required
+@require_POST
+def lab_import_confirm(request, import_id):
+    _require_writer(request)
+    record = imports.lab_import_for_user(request.user, import_id)
+    try:
+        record, _plan = imports.lab_import_confirm(lab_import=record, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("lab-import-preview", import_id=record.public_id)
+    messages.success(request, f"Imported {record.imported_count} lab results from {record.filename}.")
+    return redirect("lab-import-preview", import_id=record.public_id)
+
+
+@login_required
+@require_POST
+def lab_import_discard(request, import_id):
+    record = imports.lab_import_for_user(request.user, import_id)
+    imports.lab_import_discard(lab_import=record)
+    messages.info(request, f"Discarded {record.filename}; nothing was imported.")
+    return redirect("lab-import")
+
+
+urlpatterns = [
+    path("", lab_import_upload, name="lab-import"),
+    path("template.csv", lab_import_template, name="lab-import-template"),
+    path("<uuid:import_id>/", lab_import_preview, name="lab-import-preview"),
+    path("<uuid:import_id>/confirm/", lab_import_confirm, name="lab-import-confirm"),
+    path("<uuid:import_id>/discard/", lab_import_discard, name="lab-import-discard"),
+]
