@@ -13,6 +13,15 @@ def _fast_password_hasher(settings):
 
 
 @pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    """Pages render without a collectstatic manifest (tests run with DJANGO_DEBUG=0)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
 def _eager_tasks(request):
     """Ordinary tests run tasks in-process; tests marked ``worker`` use a real worker."""
     from registry.celery import app
