@@ -1,15 +1,32 @@
 from __future__ import annotations
 
+from django.utils.functional import SimpleLazyObject
+
+from clinical import catalogue
 from registry import access
 
 
 def registry_context(request):
+    """Header data: the user's sites, role flags, units, and the open critical alerts of
+    the user's sites (counted lazily: only pages that show the header run the query)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
     scope = access.scope_for(user)
+
+    def critical_count() -> int:
+        from clinical.selectors import open_critical_alert_count
+
+        return open_critical_alert_count(user=user)
+
     return {
         "user_sites": access.sites_for_user(user),
         "user_is_researcher_only": scope.is_researcher_only,
         "user_can_see_identity": access.can_see_identity(user),
+        "user_can_write": access.can_write(user),
+        "user_critical_alerts": SimpleLazyObject(critical_count),
+        "unit_systems": [
+            (catalogue.CONVENTIONAL, "Conventional"),
+            (catalogue.SI, "SI"),
+        ],
     }

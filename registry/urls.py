@@ -12,5 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("registry.api.urls")),
     path("profile/tokens/", include("registry.token_views")),
+    path("profile/", views.profile, name="profile"),
+    path("profile/units/", views.unit_switch, name="unit-switch"),
+    path("patients/new/", views.patient_register, name="patient-register"),
     path("", include("clinical.urls")),
 ]

@@ -1,9 +1,23 @@
+"""Registry screens: home, health, profile (unit preference) and patient registration."""
+
 from __future__ import annotations
 
-from django.db import connection
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from clinical import catalogue
+from clinical.forms import apply_errors, error_list
+from registry import access
+from registry import services as registry_services
+from registry.forms import GeneticFormSet, PatientRegisterForm, ProfileForm
+from registry.validators import validate_gene_symbol, validate_hgvs_c, validate_hgvs_p
 
 
 @require_GET
@@ -19,3 +33,100 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+# --- profile ----------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Preferences saved.")
+        return redirect("profile")
+    memberships = request.user.memberships.select_related("site").order_by("site__code")
+    return render(
+        request,
+        "registry/profile.html",
+        {"form": form, "memberships": memberships, "forms_with_errors": error_list(form)},
+    )
+
+
+@login_required
+@require_POST
+def unit_switch(request: HttpRequest) -> HttpResponse:
+    """The header's unit switch: store the preference and go back where the user was."""
+    system = request.POST.get("unit_system", "")
+    if system in catalogue.UNIT_SYSTEMS and system != request.user.unit_system:
+        request.user.unit_system = system
+        request.user.save(update_fields=["unit_system"])
+    nxt = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        nxt = reverse("patient-list")
+    return redirect(nxt)
+
+
+# --- registration -----------------------------------------------------------------------
+
+_GENETIC_CHECKS = (("gene", validate_gene_symbol), ("hgvs_c", validate_hgvs_c), ("hgvs_p", validate_hgvs_p))
+
+
+def _genetic_errors(rows) -> bool:
+    """Check each non-blank finding with the registry's validators; errors go next to the
+    field. True when a row has an error."""
+    bad = False
+    for form in rows:
+        for name, check in _GENETIC_CHECKS:
+            try:
+                check((form.cleaned_data.get(name) or "").strip())
+            except ValidationError as exc:
+                form.add_error(name, exc.messages)
+                bad = True
+    return bad
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_register(request: HttpRequest) -> HttpResponse:
+    sites = access.sites_for_user(request.user, write=True)
+    if not access.can_write(request.user):
+        raise PermissionDenied("Your role cannot register patients.")
+    data = request.POST if request.method == "POST" else None
+    first_site = sites.order_by("code").first()
+    form = PatientRegisterForm(data, sites=sites, initial={"site": first_site.code if first_site else None})
+    genetics = GeneticFormSet(data, prefix="genetics")
+    if request.method == "POST":
+        valid = form.is_valid() & genetics.is_valid()
+        rows = [g for g in genetics.forms if g.is_valid() and not g.is_blank()] if genetics.is_valid() else []
+        if valid and not _genetic_errors(rows):
+            try:
+                with transaction.atomic():
+                    patient = registry_services.patient_register(by=request.user, **form.service_kwargs())
+                    for g in rows:
+                        d = g.cleaned_data
+                        registry_services.genetic_finding_add(
+                            patient=patient,
+                            by=request.user,
+                            gene=d["gene"],
+                            hgvs_c=d["hgvs_c"],
+                            hgvs_p=d.get("hgvs_p", ""),
+                            transcript=d.get("transcript", ""),
+                            zygosity=d["zygosity"],
+                            acmg_class=d["acmg_class"],
+                        )
+            except ValidationError as exc:
+                apply_errors(form, exc)
+            else:
+                messages.success(request, f"Patient {patient.registry_code} registered.")
+                return redirect("patient-chart", public_id=patient.public_id)
+    return render(
+        request,
+        "registry/patient_register.html",
+        {
+            "form": form,
+            "genetics": genetics,
+            "forms_with_errors": error_list(form, genetics, row_names={"genetics": "Genetic finding"}),
+        },
+    )

@@ -1,0 +1,103 @@
+"""Form shapes for the registry screens: registration, genetic findings, profile. The
+rules (duplicate MRN, HGVS syntax, dates) live in ``registry.services`` and the
+validators; their field-keyed errors come back next to the inputs."""
+
+from __future__ import annotations
+
+from django import forms
+from django.forms import formset_factory
+
+from clinical import catalogue
+from clinical.forms import DATE, A11yFormMixin
+from registry.models import AcmgClass, DiagnosisBasis, Sex, User, Zygosity
+
+
+def subtype_label(s: catalogue.Subtype) -> str:
+    codes = [c for c in (f"ORPHA:{s.orpha}" if s.orpha else "", f"OMIM:{s.omim}" if s.omim else "", s.mondo) if c]
+    return f"{s.name}" + (f" ({', '.join(codes)})" if codes else "")
+
+
+def subtype_choices() -> list:
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for s in catalogue.SUBTYPES.values():
+        groups.setdefault(catalogue.SUBTYPE_GROUPS[s.group], []).append((s.code, subtype_label(s)))
+    return [("", "- not yet diagnosed -"), *groups.items()]
+
+
+CONSENT_CHOICES = [("", "Not recorded yet"), ("yes", "Yes: research use allowed"), ("no", "No research use")]
+
+
+class PatientRegisterForm(A11yFormMixin, forms.Form):
+    family_name = forms.CharField(label="Family name", max_length=120, required=False)
+    given_name = forms.CharField(label="Given name", max_length=120, required=False)
+    birth_date = forms.DateField(label="Date of birth", widget=DATE)
+    sex = forms.ChoiceField(label="Sex at birth", choices=[("", "-"), *Sex.choices], required=False)
+    site = forms.ModelChoiceField(label="Site", queryset=None, empty_label=None)  # type: ignore[arg-type]
+    mrn = forms.CharField(label="MRN", max_length=40, required=False, help_text="Medical record number at the site.")
+    phone = forms.CharField(label="Phone", max_length=40, required=False)
+    email = forms.EmailField(label="Email", required=False)
+    subtype = forms.ChoiceField(label="Diagnosis subtype", choices=subtype_choices, required=False)
+    diagnosis_basis = forms.ChoiceField(label="Basis", choices=DiagnosisBasis.choices, initial=DiagnosisBasis.CLINICAL)
+    onset_date = forms.DateField(label="Onset date", required=False, widget=DATE)
+    diagnosis_date = forms.DateField(label="Diagnosis date", required=False, widget=DATE)
+    research_consent = forms.ChoiceField(label="Research consent", choices=CONSENT_CHOICES, required=False)
+    consent_version = forms.CharField(label="Consent form version", max_length=20, required=False)
+    consented_on = forms.DateField(label="Consent date", required=False, widget=DATE)
+
+    def __init__(self, *args, sites=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = sites
+        self.fields["site"].to_field_name = "code"
+
+    def service_kwargs(self) -> dict:
+        d = self.cleaned_data
+        consent = {"yes": True, "no": False}.get(d.get("research_consent") or "")
+        return {
+            "site": d["site"],
+            "sex": d.get("sex") or "",
+            "birth_date": d["birth_date"],
+            "family_name": d.get("family_name", ""),
+            "given_name": d.get("given_name", ""),
+            "mrn": d.get("mrn", ""),
+            "phone": d.get("phone", ""),
+            "email": d.get("email", ""),
+            "subtype": d.get("subtype") or "",
+            "diagnosis_basis": d.get("diagnosis_basis") or DiagnosisBasis.CLINICAL,
+            "onset_date": d.get("onset_date"),
+            "diagnosis_date": d.get("diagnosis_date"),
+            "research_consent": consent,
+            "consent_version": d.get("consent_version", "") if consent is not None else "",
+            "consented_on": d.get("consented_on") if consent is not None else None,
+        }
+
+
+class GeneticRowForm(A11yFormMixin, forms.Form):
+    gene = forms.CharField(
+        label="Gene (HGNC)", max_length=20, required=False, widget=forms.TextInput(attrs={"placeholder": "LMNA"})
+    )
+    transcript = forms.CharField(
+        label="Transcript", max_length=30, required=False, widget=forms.TextInput(attrs={"placeholder": "NM_170707.4"})
+    )
+    hgvs_c = forms.CharField(
+        label="HGVS c.", max_length=200, required=False, widget=forms.TextInput(attrs={"placeholder": "c.1444C>T"})
+    )
+    hgvs_p = forms.CharField(
+        label="HGVS p.", max_length=200, required=False, widget=forms.TextInput(attrs={"placeholder": "p.(Arg482Trp)"})
+    )
+    zygosity = forms.ChoiceField(label="Zygosity", choices=Zygosity.choices, initial=Zygosity.UNKNOWN)
+    acmg_class = forms.ChoiceField(label="ACMG class", choices=AcmgClass.choices, initial=AcmgClass.VUS)
+
+    def is_blank(self) -> bool:
+        d = self.cleaned_data if hasattr(self, "cleaned_data") else {}
+        return not any((d.get(k) or "").strip() for k in ("gene", "transcript", "hgvs_c", "hgvs_p"))
+
+
+GeneticFormSet = formset_factory(GeneticRowForm, extra=1, max_num=20, validate_max=True)
+
+
+class ProfileForm(A11yFormMixin, forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["unit_system"]
+        labels = {"unit_system": "Units for lab values"}
+        widgets = {"unit_system": forms.RadioSelect}
