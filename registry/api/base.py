@@ -253,11 +253,10 @@ class RegistryAutoSchema(AutoSchema):
 
     def _get_response_headers_for_code(self, status_code, direction="response"):
         headers = super()._get_response_headers_for_code(status_code, direction) or {}
-        if status_code in ("200", "201") and getattr(self.view, "sends_etag", False) and self.method != "DELETE":
-            if "{" in self.path and self.method in ("GET", "PUT", "PATCH", "POST"):
-                headers.setdefault(
-                    "ETag", {"schema": {"type": "string"}, "description": "The record's version, for If-Match."}
-                )
+        if status_code == "200" and getattr(self.view, "sends_etag", False) and self.method in ("GET", "PUT", "PATCH"):
+            headers.setdefault(
+                "ETag", {"schema": {"type": "string"}, "description": "The record's version, for If-Match."}
+            )
         return headers
 
 
