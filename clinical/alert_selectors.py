@@ -1,0 +1,62 @@
+"""Reads of alerts: the worklist and a patient's open alerts. Scoped through
+``registry.access``; nothing here filters by site on its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from clinical import alerts as rules
+from clinical.models import Alert, AlertStatus, Severity
+from registry import access
+from registry.models import Patient
+
+ORDER = ("severity_rank", "-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class WorklistFilters:
+    severity: str = ""
+    rule: str = ""
+    site: str = ""  # site code
+
+    @classmethod
+    def from_query(cls, params) -> WorklistFilters:
+        """Unknown values are ignored rather than refused: a stale bookmark still opens."""
+        severity = params.get("severity", "")
+        rule = params.get("rule", "")
+        return cls(
+            severity=severity if severity in Severity.values else "",
+            rule=rule if rule in rules.RULES else "",
+            site=params.get("site", "").strip()[:16],
+        )
+
+
+def alert_worklist(*, user, filters: WorklistFilters | None = None) -> QuerySet[Alert]:
+    """Open alerts of the user's patients, most severe first, then newest."""
+    f = filters or WorklistFilters()
+    qs = access.alerts_for_user(user).filter(status=AlertStatus.OPEN)
+    if f.severity:
+        qs = qs.filter(severity=f.severity)
+    if f.rule:
+        qs = qs.filter(rule=f.rule)
+    if f.site:
+        qs = qs.filter(patient__home_site__code=f.site)
+    related = ["patient", "patient__home_site", "lab_result", "course", "dose_change", "visit"]
+    if access.can_see_identity(user):
+        related.append("patient__identity")
+    return qs.select_related(*related).order_by(*ORDER)
+
+
+def patient_open_alerts(*, patient: Patient) -> list[Alert]:
+    """The open alerts of one patient already fetched through ``registry.access``
+    (one query), most severe first."""
+    rows = list(
+        Alert.objects.filter(patient=patient, status=AlertStatus.OPEN)
+        .select_related("lab_result", "course", "dose_change", "visit")
+        .order_by(*ORDER)
+    )
+    for row in rows:
+        row.patient = patient  # the caller's instance: no query per row for links
+    return rows

@@ -1,0 +1,84 @@
+"""The alert worklist (/alerts/) and acknowledging an alert in place."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from clinical import alert_selectors, alert_services
+from clinical.alerts import RULE_CHOICES
+from clinical.models import Severity
+from registry import access
+
+PAGE_SIZE = 50
+NOTE_MAX = 2000
+
+
+@login_required
+@require_GET
+def alert_worklist(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if access.is_researcher_only(user):
+        raise PermissionDenied("The alert worklist is for clinical roles.")
+    filters = alert_selectors.WorklistFilters.from_query(request.GET)
+    page = Paginator(alert_selectors.alert_worklist(user=user, filters=filters), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    rows = [
+        {
+            "alert": a,
+            "can_write": access.can_write(user, a.patient),
+            "show_identity": access.can_see_identity(user, a.patient),
+        }
+        for a in page.object_list
+    ]
+    keep = request.GET.copy()
+    keep.pop("page", None)
+    return render(
+        request,
+        "clinical/alerts/worklist.html",
+        {
+            "page": page,
+            "rows": rows,
+            "filters": filters,
+            "query_keep": keep.urlencode(),
+            "severities": Severity.choices,
+            "rules": RULE_CHOICES,
+            "sites": list(access.sites_for_user(user)),
+        },
+    )
+
+
+def _next_url(request: HttpRequest) -> str:
+    nxt = request.POST.get("next", "")
+    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}, require_https=False):
+        return nxt
+    return reverse("alert-worklist")
+
+
+@login_required
+@require_POST
+def alert_acknowledge(request: HttpRequest, public_id) -> HttpResponse:
+    alert = access.alert_for_user(request.user, public_id)  # 404: not yours or no such alert
+    if not access.can_write(request.user, alert.patient):
+        raise PermissionDenied("You cannot acknowledge alerts of this patient.")
+    note = request.POST.get("note", "").strip()
+    if len(note) > NOTE_MAX:
+        messages.error(request, f"The note is too long (at most {NOTE_MAX} characters).")
+        return HttpResponseRedirect(_next_url(request))
+    try:
+        alert = alert_services.alert_acknowledge(alert=alert, by=request.user, note=note)
+    except ValidationError as exc:
+        for msgs in exc.message_dict.values():
+            for m in msgs:
+                messages.error(request, m)
+        return HttpResponseRedirect(_next_url(request))
+    messages.success(request, f"Alert acknowledged for {alert.patient.registry_code}.")
+    return HttpResponseRedirect(_next_url(request))

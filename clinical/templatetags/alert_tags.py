@@ -1,0 +1,46 @@
+"""Template helpers for alerts: the message in the viewer's units and the evidence link."""
+
+from __future__ import annotations
+
+from django import template
+from django.urls import reverse
+
+from clinical import catalogue
+from clinical.alerts import RULES, render_alert_message
+
+register = template.Library()
+
+
+@register.simple_tag
+def alert_message(alert, user) -> str:
+    system = getattr(user, "unit_system", "") or catalogue.CONVENTIONAL
+    return render_alert_message(alert.rule, alert.params, system)
+
+
+@register.filter
+def alert_title(alert) -> str:
+    rule = RULES.get(alert.rule)
+    return rule.title if rule else alert.rule
+
+
+@register.simple_tag
+def alert_evidence(alert, can_write=False) -> dict:
+    """(label, url) of the row the alert points at; the chart for patient-level alerts.
+    Lab results and visits open their edit page for writers (to check or correct the
+    value), the chart section otherwise."""
+    chart = reverse("patient-chart", args=[alert.patient.public_id])
+    if alert.lab_result_id and alert.lab_result is not None:
+        r = alert.lab_result
+        label = f"{catalogue.ANALYTES[r.analyte].name if r.analyte in catalogue.ANALYTES else r.analyte} result of {r.collected_on.isoformat()}"
+        url = reverse("lab-edit", args=[r.public_id]) if can_write else f"{chart}#labs-title"
+        return {"label": label, "url": url}
+    if alert.dose_change_id and alert.dose_change is not None:
+        return {"label": f"dose from {alert.dose_change.effective_date.isoformat()}", "url": f"{chart}#tx-title"}
+    if alert.course_id and alert.course is not None:
+        c = alert.course
+        return {"label": f"{c.get_drug_display()} course from {c.start_date.isoformat()}", "url": f"{chart}#tx-title"}
+    if alert.visit_id and alert.visit is not None:
+        v = alert.visit
+        url = reverse("visit-edit", args=[v.public_id]) if can_write else f"{chart}#visits-title"
+        return {"label": f"visit of {v.visit_date.isoformat()}", "url": url}
+    return {"label": "patient chart", "url": chart}

@@ -1,0 +1,205 @@
+"""The /alerts/ worklist, the acknowledge action and the chart panel partial."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.template.loader import render_to_string
+from django.test import RequestFactory
+from django.urls import reverse
+
+from clinical import services
+from clinical.alert_selectors import patient_open_alerts
+from clinical.evaluation import patient_evaluate
+from clinical.models import Alert, AlertStatus
+from registry.models import AuditEvent
+from tests.factories import make_patient
+
+pytestmark = pytest.mark.django_db
+
+URL = "/alerts/"
+
+
+def raise_alert(patient, by, value="1200", analyte="triglycerides", unit="mg/dL", on=dt.date(2025, 1, 10)):
+    services.lab_result_record(patient=patient, analyte=analyte, value=value, unit=unit, collected_on=on, by=by)
+    patient_evaluate(patient_id=patient.pk, today=dt.date(2025, 6, 1))
+
+
+@pytest.fixture
+def alerts_ab(patient_a, patient_b, clinician_a, clinician_b):
+    raise_alert(patient_a, clinician_a)  # TG_SEVERE, critical
+    raise_alert(patient_a, clinician_a, "600", on=dt.date(2025, 2, 1))  # TG_VERY_HIGH, warning
+    raise_alert(patient_a, clinician_a, "60", "glucose", on=dt.date(2025, 3, 1))  # LOW_GLUCOSE, warning
+    raise_alert(patient_b, clinician_b)
+    return Alert.objects.all()
+
+
+def test_url_name():
+    assert reverse("alert-worklist") == URL
+
+
+def test_anonymous_is_sent_to_login(client):
+    r = client.get(URL)
+    assert r.status_code == 302 and "/accounts/login/" in r["Location"]
+
+
+def test_worklist_shows_own_site_alerts_by_severity_then_date(client, clinician_a, alerts_ab, patient_b):
+    client.force_login(clinician_a)
+    r = client.get(URL)
+    assert r.status_code == 200
+    rows = [row["alert"] for row in r.context["rows"]]
+    assert [a.rule for a in rows] == ["TG_SEVERE", "LOW_GLUCOSE", "TG_VERY_HIGH"]  # warnings newest first
+    assert all(a.patient.home_site.code == "SITEA" for a in rows)
+    assert patient_b.registry_code not in r.content.decode()
+    assert "1200 mg/dL" in r.content.decode()
+
+
+def test_messages_in_the_viewers_units(client, clinician_a, alerts_ab):
+    clinician_a.unit_system = "si"
+    clinician_a.save()
+    client.force_login(clinician_a)
+    body = client.get(URL).content.decode()
+    assert "13.55 mmol/L" in body and "11.29 mmol/L" in body
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("severity=critical", ["TG_SEVERE"]),
+        ("severity=warning", ["LOW_GLUCOSE", "TG_VERY_HIGH"]),
+        ("rule=LOW_GLUCOSE", ["LOW_GLUCOSE"]),
+        ("site=SITEB", []),  # not the user's site: nothing, never another site's rows
+        ("severity=bogus", ["TG_SEVERE", "LOW_GLUCOSE", "TG_VERY_HIGH"]),  # ignored
+    ],
+)
+def test_filters(client, clinician_a, alerts_ab, query, expected):
+    client.force_login(clinician_a)
+    r = client.get(f"{URL}?{query}")
+    assert [row["alert"].rule for row in r.context["rows"]] == expected
+
+
+def test_site_filter_for_admin(client, registry_admin, alerts_ab):
+    client.force_login(registry_admin)
+    r = client.get(f"{URL}?site=SITEB")
+    assert [row["alert"].patient.home_site.code for row in r.context["rows"]] == ["SITEB"]
+
+
+def test_acknowledged_and_resolved_alerts_leave_the_worklist(client, clinician_a, alerts_ab):
+    Alert.objects.filter(rule="TG_VERY_HIGH").update(status=AlertStatus.ACKNOWLEDGED)
+    Alert.objects.filter(rule="LOW_GLUCOSE").update(status=AlertStatus.RESOLVED)
+    client.force_login(clinician_a)
+    assert [row["alert"].rule for row in client.get(URL).context["rows"]] == ["TG_SEVERE"]
+
+
+def test_researcher_is_refused(client, researcher_a, alerts_ab):
+    client.force_login(researcher_a)
+    assert client.get(URL).status_code == 403
+
+
+def test_wrong_method(client, clinician_a):
+    client.force_login(clinician_a)
+    assert client.post(URL).status_code == 405
+    a_url = reverse("alert-acknowledge", args=["00000000-0000-0000-0000-000000000000"])
+    assert client.get(a_url).status_code == 405
+
+
+def test_pagination_and_query_count(client, clinician_a, site_a, django_assert_num_queries):
+    patients = [make_patient(site=site_a, by=clinician_a) for _ in range(3)]
+    for p in patients:
+        for day in range(1, 20):
+            services.lab_result_record(
+                patient=p,
+                analyte="glucose",
+                value="50",
+                unit="mg/dL",
+                collected_on=dt.date(2025, 1, day),
+                by=clinician_a,
+            )
+        patient_evaluate(patient_id=p.pk, today=dt.date(2025, 6, 1))
+    assert Alert.objects.count() == 57
+    client.force_login(clinician_a)
+    # session, user, memberships (scope), count, page of alerts with patient/site/identity/
+    # evidence joined, the site filter options, the header's critical count and its sites,
+    # then the session save (savepoint, update, release): 11, whatever the page size
+    with django_assert_num_queries(11):
+        r = client.get(URL)
+    assert len(r.context["rows"]) == 50
+    assert r.context["page"].paginator.num_pages == 2
+    with django_assert_num_queries(11):
+        r2 = client.get(f"{URL}?page=2&severity=critical")
+    assert len(r2.context["rows"]) == 7
+    assert "severity=critical&amp;page=1" in r2.content.decode()
+
+
+def test_acknowledge_in_place(client, clinician_a, alerts_ab):
+    alert = Alert.objects.get(rule="TG_SEVERE", patient__home_site__code="SITEA")
+    client.force_login(clinician_a)
+    r = client.post(
+        reverse("alert-acknowledge", args=[alert.public_id]),
+        {"note": "Called the patient", "next": f"{URL}?severity=critical"},
+    )
+    assert r.status_code == 302 and r["Location"] == f"{URL}?severity=critical"
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.ACKNOWLEDGED
+    assert alert.acknowledged_by == clinician_a and alert.acknowledge_note == "Called the patient"
+    assert alert.acknowledged_at is not None
+    assert AuditEvent.objects.filter(object_id=str(alert.public_id), action="update").exists()
+
+
+def test_acknowledge_refuses_foreign_next(client, clinician_a, alerts_ab):
+    alert = Alert.objects.filter(patient__home_site__code="SITEA").first()
+    client.force_login(clinician_a)
+    r = client.post(reverse("alert-acknowledge", args=[alert.public_id]), {"next": "https://evil.example/"})
+    assert r["Location"] == URL
+
+
+def test_acknowledge_other_site_is_404(client, clinician_a, alerts_ab):
+    alert = Alert.objects.get(patient__home_site__code="SITEB")
+    client.force_login(clinician_a)
+    assert client.post(reverse("alert-acknowledge", args=[alert.public_id])).status_code == 404
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.OPEN
+
+
+def test_acknowledge_read_only_is_403(client, site_a, alerts_ab):
+    from tests.factories import make_user
+
+    reader = make_user("reader", site=site_a, role="researcher")
+    alert = Alert.objects.filter(patient__home_site__code="SITEA").first()
+    client.force_login(reader)
+    assert client.post(reverse("alert-acknowledge", args=[alert.public_id])).status_code == 403
+
+
+def test_acknowledge_anonymous(client, alerts_ab):
+    alert = Alert.objects.first()
+    r = client.post(reverse("alert-acknowledge", args=[alert.public_id]))
+    assert r.status_code == 302 and "/accounts/login/" in r["Location"]
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.OPEN
+
+
+def test_acknowledge_resolved_alert_shows_error(client, clinician_a, alerts_ab):
+    alert = Alert.objects.filter(patient__home_site__code="SITEA").first()
+    Alert.objects.filter(pk=alert.pk).update(status=AlertStatus.RESOLVED)
+    client.force_login(clinician_a)
+    r = client.post(reverse("alert-acknowledge", args=[alert.public_id]), follow=True)
+    assert "already resolved" in r.content.decode()
+
+
+def test_panel_partial(clinician_a, patient_a, alerts_ab, django_assert_num_queries):
+    with django_assert_num_queries(1):  # the open alerts with their evidence rows
+        alerts = patient_open_alerts(patient=patient_a)
+    assert [a.rule for a in alerts] == ["TG_SEVERE", "LOW_GLUCOSE", "TG_VERY_HIGH"]
+    request = RequestFactory().get("/patients/x/")
+    request.user = clinician_a
+    with django_assert_num_queries(0):
+        html = render_to_string(
+            "clinical/alerts/_panel.html",
+            {"alerts": alerts, "user": clinician_a, "can_write": True, "request": request},
+        )
+    assert html.count('class="alert-line') == 3
+    assert "1200 mg/dL" in html and "Acknowledge" in html
+    assert reverse("lab-edit", args=[alerts[0].lab_result.public_id]) in html
+    empty = render_to_string("clinical/alerts/_panel.html", {"alerts": [], "user": clinician_a, "request": request})
+    assert "No open alerts" in empty
