@@ -344,8 +344,10 @@ def patient_plan(index: int, *, seed: int, today: dt.date) -> PatientPlan:
         if nxt >= last_visit:
             break
         visit_days.append(nxt)
-    if visit_days[-1] != last_visit and (last_visit - visit_days[-1]).days > 30:
+    if (last_visit - visit_days[-1]).days > 30:
         visit_days.append(last_visit)
+    elif len(visit_days) > 1:
+        visit_days[-1] = last_visit
 
     # Metreleptin: most generalized forms, some severe partial / progeroid forms.
     base_tg_mgdl = rng.uniform(*tg_range)
