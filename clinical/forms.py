@@ -28,6 +28,11 @@ def _num(label: str, *, required: bool = False, help_text: str = "", placeholder
     )
 
 
+def _pick(label: str, choices) -> forms.CharField:
+    """A select whose value the service validates (so its message lists what is accepted)."""
+    return forms.CharField(label=label, required=False, max_length=40, widget=forms.Select(choices=choices))
+
+
 class A11yFormMixin:
     """Ties each field's errors to its input (aria-invalid, aria-describedby) and sends
     errors of unknown keys to the form's non-field errors instead of failing."""
@@ -134,9 +139,11 @@ class VisitEditForm(VisitFieldsForm):
 class LabRowForm(A11yFormMixin, forms.Form):
     """One row of a visit's lab panel; a row with neither analyte nor value is skipped."""
 
-    analyte = forms.ChoiceField(label="Analyte", choices=[("", "-")] + catalogue.ANALYTE_CHOICES, required=False)
+    # Pickers as free text: the service names the accepted analytes / units, so every
+    # row's errors come back in one pass.
+    analyte = _pick("Analyte", [("", "-")] + catalogue.ANALYTE_CHOICES)
     value = _num("Value")
-    unit = forms.ChoiceField(label="Unit", choices=[("", "-")] + [(u, u) for u in ALL_UNITS], required=False)
+    unit = _pick("Unit", [("", "-")] + [(u, u) for u in ALL_UNITS])
     collected_on = forms.DateField(label="Collected", required=False, widget=DATE, help_text="Blank: the visit date.")
     fasting = forms.ChoiceField(label="Fasting", choices=FASTING_CHOICES, required=False)
     reference_low = _num("Ref. low", placeholder="lab range")
@@ -153,7 +160,7 @@ class LabRowForm(A11yFormMixin, forms.Form):
 
 
 class SkinfoldRowForm(A11yFormMixin, forms.Form):
-    site = forms.ChoiceField(label="Skinfold site", choices=[("", "-"), *catalogue.SKINFOLD_SITES], required=False)
+    site = _pick("Skinfold site", [("", "-"), *catalogue.SKINFOLD_SITES])
     mm = _num("Thickness (mm)")
 
     def is_blank(self) -> bool:

@@ -75,7 +75,6 @@ def patient_list(request: HttpRequest) -> HttpResponse:
             "query_keep": keep.urlencode(),
             "sort_base": sort_params.urlencode(),
             "subtypes": catalogue.SUBTYPE_CHOICES,
-            "sites": list(access.sites_for_user(request.user)),
             "can_write": access.can_write(request.user),
             "lab_names": [catalogue.ANALYTES[a].name for a in selectors.LIST_ANALYTES],
         },

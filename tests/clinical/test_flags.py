@@ -46,7 +46,10 @@ def test_lab_supplied_range_wins_and_is_read_in_the_results_unit():
     assert lab_flag(analyte="alt", canonical=c, sex="female", unit="U/L", reference_high=D(45)) == NORMAL
     tg = canon("triglycerides", "180", "mg/dL")
     # lab range 0-200 mg/dL: normal although above the catalogue's 1.7 mmol/L
-    assert lab_flag(analyte="triglycerides", canonical=tg, unit="mg/dL", reference_low=D(0), reference_high=D(200)) == NORMAL
+    assert (
+        lab_flag(analyte="triglycerides", canonical=tg, unit="mg/dL", reference_low=D(0), reference_high=D(200))
+        == NORMAL
+    )
     # a non-fasting glucose with a lab range is flagged against that range
     g = canon("glucose", "40", "mg/dL")
     assert lab_flag(analyte="glucose", canonical=g, unit="mg/dL", reference_low=D(70)) == CRITICAL
