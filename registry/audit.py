@@ -20,7 +20,8 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
-        return str(value.normalize()) if value == value.to_integral() else str(value)
+        # format(..., "f"): str(Decimal("320").normalize()) would give "3.2E+2"
+        return format(value.normalize(), "f") if value == value.to_integral() else str(value)
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, models.Model):
