@@ -33,6 +33,11 @@ PAGE_SIZE = 50
 ALERTS_PANEL = "clinical/alerts/_panel.html"
 
 
+def _n(d: Decimal) -> str:
+    """A Decimal as plain text without trailing zeros (never "1E+1")."""
+    return format(Decimal(d).normalize(), "f")
+
+
 def _chart_url(patient) -> str:
     return reverse("patient-chart", args=[patient.public_id])
 
@@ -490,7 +495,7 @@ def course_new(request: HttpRequest, public_id) -> HttpResponse:
         else:
             dose = course.doses.first()
             messages.success(
-                request, f"{catalogue.DRUGS[course.drug].name} started at {dose.dose.normalize()} {dose.dose_unit}."
+                request, f"{catalogue.DRUGS[course.drug].name} started at {_n(dose.dose)} {dose.dose_unit}."
             )
             w = services.latest_weight_kg(patient, course.start_date)
             if course.drug == "metreleptin" and w and catalogue.metreleptin_above_max(dose.dose, w):
@@ -521,8 +526,8 @@ def _max_mg(weight: Decimal | None) -> Decimal | None:
 
 def _above_max_text(dose: Decimal, weight: Decimal) -> str:
     return (
-        f"Warning: metreleptin {dose.normalize()} mg/day is above the label maximum "
-        f"({_max_mg(weight).normalize()} mg/day at {weight.normalize()} kg). Saved as entered; check the dose."
+        f"Warning: metreleptin {_n(dose)} mg/day is above the label maximum "
+        f"({_n(_max_mg(weight))} mg/day at {_n(weight)} kg). Saved as entered; check the dose."
     )
 
 
@@ -553,7 +558,7 @@ def dose_new(request: HttpRequest, public_id) -> HttpResponse:
         except ValidationError as exc:
             f.apply_errors(form, exc)
         else:
-            messages.success(request, f"Dose changed to {change.dose.normalize()} {change.dose_unit}.")
+            messages.success(request, f"Dose changed to {_n(change.dose)} {change.dose_unit}.")
             w = services.latest_weight_kg(patient, change.effective_date)
             if course.drug == "metreleptin" and w and catalogue.metreleptin_above_max(change.dose, w):
                 messages.warning(request, _above_max_text(change.dose, w))
