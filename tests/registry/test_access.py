@@ -63,3 +63,100 @@ def test_records_under_patients_are_scoped(clinician_a, clinician_b, patient_a):
     with pytest.raises(Http404):
         access.lab_for_user(clinician_b, lab.public_id)
     assert not access.labs_for_user(clinician_b).exists()
+
+
+# --- the permission matrix: persona x operation -----------------------------------------
+
+
+def _records(patient, by):
+    import datetime as dt
+
+    from clinical import services
+
+    visit = services.visit_record(
+        patient=patient,
+        by=by,
+        visit_date=dt.date(2024, 1, 1),
+        weight_kg="60",
+        labs=[services.LabEntry("triglycerides", "900", "mg/dL")],
+    )
+    course = services.course_start(
+        patient=patient, drug="metformin", start_date=dt.date(2024, 1, 1), dose="1000", dose_unit="mg/day", by=by
+    )
+    return {"visit": visit, "lab": visit.lab_results.get(), "course": course}
+
+
+FETCH = {
+    "visit": access.visit_for_user,
+    "lab": access.lab_for_user,
+    "course": access.course_for_user,
+}
+
+
+@pytest.mark.parametrize(
+    ("persona", "read", "write", "identity"),
+    [
+        ("clinician_a", True, True, True),
+        ("lead_a", True, True, True),
+        ("researcher_a", True, False, False),  # patient_a consents
+        ("registry_admin", True, True, True),
+        ("clinician_b", False, False, False),
+    ],
+)
+def test_permission_matrix_on_site_a_records(request, persona, read, write, identity, patient_a, clinician_a):
+    user = request.getfixturevalue(persona)
+    records = _records(patient_a, clinician_a)
+    assert access.patients_for_user(user).filter(pk=patient_a.pk).exists() is read
+    assert access.patients_for_user(user, write=True).filter(pk=patient_a.pk).exists() is write
+    assert access.can_write(user, patient_a) is write
+    assert access.can_see_identity(user, patient_a) is identity
+    for kind, obj in records.items():
+        for as_write, allowed in ((False, read), (True, write)):
+            if allowed:
+                assert FETCH[kind](user, obj.public_id, write=as_write) == obj
+            else:
+                with pytest.raises(Http404):
+                    FETCH[kind](user, obj.public_id, write=as_write)
+
+
+def test_researcher_never_reaches_non_consenting_records(researcher_a, site_a, clinician_a):
+    refused = make_patient(site=site_a, by=clinician_a, research_consent=False)
+    records = _records(refused, clinician_a)
+    with pytest.raises(Http404):
+        access.patient_for_user(researcher_a, refused.public_id)
+    for kind, obj in records.items():
+        with pytest.raises(Http404):
+            FETCH[kind](researcher_a, obj.public_id)
+
+
+def test_mixed_roles_apply_per_site(site_a, site_b, clinician_a, patient_a, patient_b):
+    from registry.models import Membership
+
+    Membership.objects.create(user=clinician_a, site=site_b, role="researcher")
+    access.forget_scope(clinician_a)
+    assert set(access.patients_for_user(clinician_a)) == {patient_a, patient_b}
+    assert access.can_see_identity(clinician_a, patient_a)
+    assert not access.can_see_identity(clinician_a, patient_b)  # researcher at site B
+    assert not access.can_write(clinician_a, patient_b)
+    assert list(access.sites_for_user(clinician_a, write=True)) == [site_a]
+
+
+def test_inactive_and_anonymous_users_reach_nothing(clinician_a, patient_a):
+    from django.contrib.auth.models import AnonymousUser
+
+    assert not access.patients_for_user(AnonymousUser()).exists()
+    clinician_a.is_active = False
+    access.forget_scope(clinician_a)
+    assert not access.patients_for_user(clinician_a).exists()
+    assert not access.sites_for_user(clinician_a).exists()
+
+
+def test_scoped_list_query_count(clinician_a, site_a, django_assert_num_queries):
+    for _ in range(3):
+        make_patient(site=site_a, by=clinician_a)
+    access.forget_scope(clinician_a)
+    # memberships (the scope, cached on the user afterwards), then the patients
+    with django_assert_num_queries(2):
+        assert len(list(access.patients_for_user(clinician_a))) == 3
+    with django_assert_num_queries(1):
+        assert len(list(access.patients_for_user(clinician_a))) == 3
