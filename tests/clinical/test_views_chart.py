@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from clinical import services
+from clinical.models import Alert
 from registry.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -92,6 +93,20 @@ def test_chart_query_count_is_fixed(client, clinician_a, patient_a, django_asser
     services.course_start(
         patient=patient_a, drug="insulin", start_date=DAY, dose="40", dose_unit="U/day", by=clinician_a
     )
+    for analyte, value, rule in (("triglycerides", "1500", "TG_SEVERE"), ("glucose", "40", "HYPOGLYCEMIA")):
+        r = services.lab_result_record(
+            patient=patient_a, analyte=analyte, value=value, unit="mg/dL", collected_on=DAY, by=clinician_a
+        )
+        Alert.objects.create(
+            patient=patient_a,
+            rule=rule,
+            subject_key=f"lab:{r.public_id}",
+            severity="critical",
+            severity_rank=0,
+            message="m",
+            params={},
+            lab_result=r,
+        )
     client.force_login(clinician_a)
     client.get(chart(patient_a))
     # session, user, memberships, patient, identity, latest per analyte, recent labs, visits,
