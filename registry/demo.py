@@ -223,7 +223,7 @@ PLACES = [
 GROUP_PROFILE = {
     "CGL": ((450, 1800), (7.5, 11.0), (0.1, 1.0), (55, 160), (18.5, 22.0)),
     "AGL": ((400, 1500), (7.5, 10.5), (0.3, 2.0), (50, 140), (18.5, 22.5)),
-    "FPLD": ((220, 900), (6.4, 9.5), (2.0, 8.0), (30, 90), (23.0, 30.0)),
+    "FPLD": ((200, 700), (6.4, 9.5), (2.0, 8.0), (30, 90), (23.0, 30.0)),
     "APL": ((140, 320), (5.4, 6.6), (3.0, 10.0), (18, 45), (21.0, 27.0)),
     "HIV": ((200, 450), (5.7, 7.2), (2.0, 8.0), (25, 60), (21.0, 27.0)),
     "LOCALIZED": ((90, 180), (7.4, 9.5), (8.0, 20.0), (15, 40), (24.0, 31.0)),
@@ -401,6 +401,8 @@ def patient_plan(index: int, *, seed: int, today: dt.date) -> PatientPlan:
             a1c = base_a1c - 0.3 * effect
         else:
             tg_mgdl = base_tg_mgdl * (1 + 0.02 * drift)
+            if base_tg_mgdl >= 500 and n > 0:  # fibrate and omega-3 from the first visit
+                tg_mgdl *= 0.6
             a1c = base_a1c + 0.05 * drift
         tg_mgdl *= math.exp(rng.gauss(0, 0.15))
         a1c = max(4.6, a1c + rng.gauss(0, 0.25))
