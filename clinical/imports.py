@@ -19,19 +19,21 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from clinical import catalogue
 from clinical.models import LabImport, LabResult, Source
 from clinical.services import lab_validate, patients_mark_for_evaluation
 from registry import access
-from registry.audit import audit_record, audit_record_many
+from registry.audit import _plain, audit_record, audit_record_many
 
 TEMPLATE_HEADER = ["registry_code", "mrn", "analyte", "value", "unit", "collected_on", "fasting"]
 TEMPLATE_CSV = (
@@ -92,6 +94,37 @@ class RowReport:
         return "error" if self.errors else "ok"
 
 
+class NewLab(NamedTuple):
+    """One valid row, ready to insert (plain values: building model instances for
+    100,000 rows at preview time would cost seconds for nothing)."""
+
+    patient_id: int
+    analyte: str
+    value: Decimal
+    unit: str
+    canonical_value: Decimal
+    collected_on: dt.date
+    fasting: bool | None
+    created_by_id: int | None
+
+
+LAB_COLUMNS = (
+    "public_id",
+    "patient_id",
+    "analyte",
+    "value",
+    "unit",
+    "canonical_value",
+    "collected_on",
+    "fasting",
+    "source",
+    "version",
+    "created_at",
+    "updated_at",
+    "created_by_id",
+)
+
+
 @dataclass
 class ImportPlan:
     """The outcome of reading a file: a report per row and the results to write."""
@@ -101,7 +134,7 @@ class ImportPlan:
     warnings: list[str] = field(default_factory=list)
     file_errors: list[str] = field(default_factory=list)
     rows: list[RowReport] = field(default_factory=list)
-    labs: list[LabResult] = field(default_factory=list)
+    labs: list[NewLab] = field(default_factory=list)
 
     @property
     def row_count(self) -> int:
@@ -345,7 +378,9 @@ def _attach_patients(user, pending: list[_Pending], plan: ImportPlan) -> None:
         resolved.append((item, pk))
     if not resolved:
         return
-    existing = _existing_keys({pk for _, pk in resolved}, min(i.day for i, _ in resolved), max(i.day for i, _ in resolved))
+    existing = _existing_keys(
+        {pk for _, pk in resolved}, min(i.day for i, _ in resolved), max(i.day for i, _ in resolved)
+    )
     seen: dict[tuple, int] = {}
     uid = user.pk if getattr(user, "is_authenticated", False) else None
     for item, pk in resolved:
@@ -361,19 +396,7 @@ def _attach_patients(user, pending: list[_Pending], plan: ImportPlan) -> None:
             item.report.errors.append(f"Duplicate of line {seen[key]} in this file.")
             continue
         seen[key] = item.report.line
-        plan.labs.append(
-            LabResult(
-                patient_id=pk,
-                analyte=item.analyte.code,
-                value=v.value,
-                unit=v.unit,
-                canonical_value=v.canonical,
-                collected_on=item.day,
-                fasting=item.fasting,
-                source=Source.IMPORT,
-                created_by_id=uid,
-            )
-        )
+        plan.labs.append(NewLab(pk, item.analyte.code, v.value, v.unit, v.canonical, item.day, item.fasting, uid))
 
 
 # --------------------------------------------------------------------------------------
@@ -431,11 +454,21 @@ def lab_import_confirm(*, lab_import: LabImport, by) -> tuple[LabImport, ImportP
         if not plan.ok:
             LabImport.objects.filter(pk=current.pk).update(error_count=plan.error_count)
             raise ValidationError(
-                {"file": [f"{plan.error_count} row(s) have errors; nothing was imported. Fix the file and upload it again."]}
+                {
+                    "file": [
+                        f"{plan.error_count} row(s) have errors; nothing was imported. Fix the file and upload it again."
+                    ]
+                }
             )
-        created = LabResult.objects.bulk_create(plan.labs, batch_size=2000)
-        audit_record_many(user=by, action="create", objects=created, patient_of=lambda r: r.patient_id)
-        patients_mark_for_evaluation(r.patient_id for r in created)
+        created = _insert_labs(plan.labs)
+        audit_record_many(
+            user=by,
+            action="create",
+            model=LabResult._meta.label,
+            rows=((pid, row.patient_id, _audit_changes(pid, row)) for pid, row in created),
+            reason=f"lab import {current.filename}",
+        )
+        patients_mark_for_evaluation(row.patient_id for _, row in created)
         current.status = LabImport.Status.IMPORTED
         current.imported_at = timezone.now()
         current.imported_count = len(created)
@@ -445,10 +478,52 @@ def lab_import_confirm(*, lab_import: LabImport, by) -> tuple[LabImport, ImportP
             user=by,
             action="create",
             obj=current,
-            changes={"filename": [None, current.filename], "sha256": [None, current.sha256], "rows": [None, len(created)]},
+            changes={
+                "filename": [None, current.filename],
+                "sha256": [None, current.sha256],
+                "rows": [None, len(created)],
+            },
             reason="lab import",
         )
     return current, plan
+
+
+def _insert_labs(labs: list[NewLab]) -> list[tuple[uuid.UUID, NewLab]]:
+    """Insert the rows in the caller's transaction: COPY on PostgreSQL, else bulk_create."""
+    now = timezone.now()
+    created = [(uuid.uuid4(), row) for row in labs]
+    if connection.vendor == "postgresql":
+        table = LabResult._meta.db_table
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(
+                f"COPY {table} ({', '.join(LAB_COLUMNS)}) FROM STDIN"  # noqa: S608 (fixed names)
+            ) as copy,
+        ):
+            for public_id, r in created:
+                copy.write_row(
+                    (public_id, r.patient_id, r.analyte, r.value, r.unit, r.canonical_value, r.collected_on,
+                     r.fasting, Source.IMPORT, 1, now, now, r.created_by_id)
+                )  # fmt: skip
+    else:
+        LabResult.objects.bulk_create(
+            [LabResult(public_id=pid, source=Source.IMPORT, **r._asdict()) for pid, r in created], batch_size=2000
+        )
+    return created
+
+
+def _audit_changes(public_id: uuid.UUID, r: NewLab) -> dict:
+    return {
+        "public_id": [None, str(public_id)],
+        "patient_id": [None, r.patient_id],
+        "analyte": [None, r.analyte],
+        "value": [None, _plain(r.value)],
+        "unit": [None, r.unit],
+        "canonical_value": [None, _plain(r.canonical_value)],
+        "collected_on": [None, r.collected_on.isoformat()],
+        "fasting": [None, r.fasting],
+        "source": [None, Source.IMPORT],
+    }
 
 
 def lab_import_discard(*, lab_import: LabImport) -> None:

@@ -179,6 +179,12 @@ class RegistryCursorPagination(CursorPagination):
     max_page_size = 200
     ordering = "-id"
 
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError({"cursor": ["Invalid cursor: use the next/previous links as given."]})
+
     def get_ordering(self, request, queryset, view):
         ordering = getattr(view, "get_cursor_ordering", None)
         if ordering is not None:

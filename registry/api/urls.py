@@ -3,7 +3,7 @@ sidecar's static files, no CDN; the split view keeps the page within our CSP).""
 
 from __future__ import annotations
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from registry.api import views
@@ -20,6 +20,8 @@ v1 = [
     path("drugs/", views.DrugList.as_view(), name="api-drugs"),
     path("subtypes/", views.SubtypeList.as_view(), name="api-subtypes"),
     path("", include("clinical.api.urls")),
+    # Anything else under /api/v1/ (including ids that are not UUIDs): a JSON 404.
+    re_path(r"^", views.NotFound.as_view(), name="api-not-found"),
 ]
 
 urlpatterns = [

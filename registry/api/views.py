@@ -4,6 +4,7 @@ read-only catalogue. Each view fetches through ``registry.access`` and writes th
 
 from __future__ import annotations
 
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -89,7 +90,9 @@ class PatientDetail(RegistryAPIView):
         ser.is_valid(raise_exception=True)
         data = dict(ser.validated_data)
         reason = data.pop("change_reason", "")
-        registry_services.patient_update(patient=patient, by=request.user, reason=reason, expected_version=version, **data)
+        registry_services.patient_update(
+            patient=patient, by=request.user, reason=reason, expected_version=version, **data
+        )
         patient = self._get(request, patient.pk)
         return with_etag(Response(s.PatientSerializer(patient, context={"request": request}).data), patient)
 
@@ -187,3 +190,12 @@ class SubtypeList(RegistryAPIView):
     def get(self, request):
         return Response(s.SubtypeSerializer(list(catalogue.SUBTYPES.values()), many=True).data)
 
+
+@extend_schema(exclude=True)
+class NotFound(RegistryAPIView):
+    """Unknown paths under /api/v1/ answer in JSON like every other API error."""
+
+    def _404(self, request, *args, **kwargs):
+        raise Http404("No such resource.")
+
+    get = post = put = patch = delete = _404
