@@ -1,9 +1,11 @@
 from django.urls import include, path
 
-from clinical import views
+from clinical import alert_views, views
 
 urlpatterns = [
     path("patients/", views.patient_list, name="patient-list"),
+    path("alerts/", alert_views.alert_worklist, name="alert-worklist"),
+    path("alerts/<uuid:public_id>/acknowledge/", alert_views.alert_acknowledge, name="alert-acknowledge"),
     path("imports/labs/", include("clinical.import_views")),
     path("patients/<uuid:public_id>/", views.patient_chart, name="patient-chart"),
     path("patients/<uuid:public_id>/history/", views.patient_history, name="patient-history"),
