@@ -127,6 +127,11 @@ class PatientRow:
     open_alerts: int = 0
     critical_alerts: int = 0
 
+    @property
+    def subtype_text(self) -> str:
+        """The subtype code with break opportunities after "_" (narrow screens)."""
+        return self.patient.primary_subtype.replace("_", "_\u200b")
+
 
 def patient_rows(*, user, patients: list[Patient]) -> list[PatientRow]:
     """Decorate one page of patients with their latest TG / HbA1c and open alert counts
