@@ -20,17 +20,33 @@ DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 def _num(label: str, *, required: bool = False, help_text: str = "", placeholder: str = "") -> forms.CharField:
     """A number typed as text: the service parses it (comma decimals too) and names the
     accepted range in its message."""
-    attrs = {"inputmode": "decimal", "autocomplete": "off"}
+    attrs: dict[str, Any] = {"inputmode": "decimal", "autocomplete": "off"}
     if placeholder:
         attrs["placeholder"] = placeholder
+    if required:
+        attrs["required"] = True  # marked for the user; the service checks it
     return forms.CharField(
-        label=label, required=required, max_length=30, help_text=help_text, widget=forms.TextInput(attrs=attrs)
+        label=label, required=False, max_length=30, help_text=help_text, widget=forms.TextInput(attrs=attrs)
     )
 
 
-def _pick(label: str, choices) -> forms.CharField:
+def _pick(label: str, choices, *, required: bool = False) -> forms.CharField:
     """A select whose value the service validates (so its message lists what is accepted)."""
-    return forms.CharField(label=label, required=False, max_length=40, widget=forms.Select(choices=choices))
+    attrs = {"required": True} if required else {}
+    return forms.CharField(
+        label=label, required=False, max_length=40, widget=forms.Select(choices=choices, attrs=attrs)
+    )
+
+
+# Required-ness is the services' rule: fields are optional here (marked required for the
+# user and assistive technology) so that one submit reports every missing or wrong value.
+def _date(label: str, *, required: bool = True, help_text: str = "") -> forms.DateField:
+    attrs: dict[str, Any] = {"type": "date"}
+    if required:
+        attrs["required"] = True
+    return forms.DateField(
+        label=label, required=False, help_text=help_text, widget=forms.DateInput(attrs=attrs, format="%Y-%m-%d")
+    )
 
 
 class A11yFormMixin:
@@ -91,7 +107,7 @@ def fasting_raw(value: bool | None) -> str:
 
 
 class VisitFieldsForm(A11yFormMixin, forms.Form):
-    visit_date = forms.DateField(label="Visit date", widget=DATE)
+    visit_date = _date("Visit date")
     weight_kg = _num("Weight (kg)")
     height_cm = _num("Height (cm)")
     waist_cm = _num("Waist (cm)")
@@ -144,7 +160,7 @@ class LabRowForm(A11yFormMixin, forms.Form):
     analyte = _pick("Analyte", [("", "-")] + catalogue.ANALYTE_CHOICES)
     value = _num("Value")
     unit = _pick("Unit", [("", "-")] + [(u, u) for u in ALL_UNITS])
-    collected_on = forms.DateField(label="Collected", required=False, widget=DATE, help_text="Blank: the visit date.")
+    collected_on = _date("Collected", required=False, help_text="Blank: the visit date.")
     fasting = forms.ChoiceField(label="Fasting", choices=FASTING_CHOICES, required=False)
     reference_low = _num("Ref. low", placeholder="lab range")
     reference_high = _num("Ref. high", placeholder="lab range")
@@ -209,10 +225,10 @@ PhenotypeFormSet = formset_factory(PhenotypeRowForm, extra=2, max_num=len(catalo
 
 
 class LabForm(A11yFormMixin, forms.Form):
-    analyte = forms.ChoiceField(label="Analyte", choices=[("", "-")] + catalogue.ANALYTE_CHOICES)
+    analyte = _pick("Analyte", [("", "-")] + catalogue.ANALYTE_CHOICES, required=True)
     value = _num("Value", required=True)
-    unit = forms.ChoiceField(label="Unit", choices=[("", "-")] + [(u, u) for u in ALL_UNITS])
-    collected_on = forms.DateField(label="Collection date", widget=DATE)
+    unit = _pick("Unit", [("", "-")] + [(u, u) for u in ALL_UNITS], required=True)
+    collected_on = _date("Collection date")
     fasting = forms.ChoiceField(label="Fasting", choices=FASTING_CHOICES, required=False)
     reference_low = _num("Lab reference low", help_text="Optional, in the unit of the value.")
     reference_high = _num("Lab reference high", help_text="Optional, in the unit of the value.")
@@ -225,10 +241,10 @@ class LabForm(A11yFormMixin, forms.Form):
     def service_kwargs(self) -> dict[str, Any]:
         d = self.cleaned_data
         return {
-            "analyte": d["analyte"],
-            "value": d["value"],
-            "unit": d["unit"],
-            "collected_on": d["collected_on"],
+            "analyte": d.get("analyte", ""),
+            "value": d.get("value", ""),
+            "unit": d.get("unit", ""),
+            "collected_on": d.get("collected_on"),
             "fasting": fasting_value(d.get("fasting", "")),
             "reference_low": d.get("reference_low") or None,
             "reference_high": d.get("reference_high") or None,
@@ -254,14 +270,14 @@ class LabDeleteForm(A11yFormMixin, forms.Form):
 
 class CourseStartForm(A11yFormMixin, forms.Form):
     drug = forms.ChoiceField(label="Drug", choices=catalogue.DRUG_CHOICES)
-    start_date = forms.DateField(label="Start date", widget=DATE)
+    start_date = _date("Start date")
     dose = _num("Daily dose", required=True)
     dose_unit = forms.ChoiceField(label="Dose unit", choices=[(u, u) for u in catalogue.DOSE_UNITS])
     notes = forms.CharField(label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class DoseChangeForm(A11yFormMixin, forms.Form):
-    effective_date = forms.DateField(label="New dose from", widget=DATE)
+    effective_date = _date("New dose from")
     dose = _num("Daily dose", required=True)
     dose_unit = forms.ChoiceField(label="Dose unit", choices=[(u, u) for u in catalogue.DOSE_UNITS])
     reason = forms.CharField(label="Reason", required=False, max_length=200)
@@ -269,8 +285,8 @@ class DoseChangeForm(A11yFormMixin, forms.Form):
 
 class CourseStopForm(A11yFormMixin, forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
-    end_date = forms.DateField(label="Stop date", widget=DATE)
-    stop_reason = forms.ChoiceField(label="Reason", choices=[("", "-"), *StopReason.choices], required=False)
+    end_date = _date("Stop date")
+    stop_reason = _pick("Reason", [("", "-"), *StopReason.choices], required=True)
     tapered = forms.BooleanField(label="Dose was tapered before stopping", required=False)
 
 

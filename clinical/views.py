@@ -484,7 +484,7 @@ def course_new(request: HttpRequest, public_id) -> HttpResponse:
             course = services.course_start(
                 patient=patient,
                 drug=d["drug"],
-                start_date=d["start_date"],
+                start_date=d.get("start_date"),
                 dose=d["dose"],
                 dose_unit=d["dose_unit"],
                 notes=d.get("notes", ""),
@@ -549,7 +549,7 @@ def dose_new(request: HttpRequest, public_id) -> HttpResponse:
         try:
             change = services.dose_change_record(
                 course=course,
-                effective_date=d["effective_date"],
+                effective_date=d.get("effective_date"),
                 dose=d["dose"],
                 dose_unit=d["dose_unit"],
                 reason=d.get("reason", ""),
@@ -590,14 +590,14 @@ def course_stop(request: HttpRequest, public_id) -> HttpResponse:
         try:
             services.course_stop(
                 course=course,
-                end_date=d["end_date"],
+                end_date=d.get("end_date"),
                 stop_reason=d.get("stop_reason", ""),
                 tapered=d.get("tapered", False),
                 expected_version=d["version"],
                 by=request.user,
             )
         except services.ConflictError as exc:
-            form = f.CourseStopForm(initial={"end_date": d["end_date"], "version": exc.current.get("version")})
+            form = f.CourseStopForm(initial={"end_date": d.get("end_date"), "version": exc.current.get("version")})
             form.add_error(None, str(exc))
         except ValidationError as exc:
             f.apply_errors(form, exc)

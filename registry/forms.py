@@ -8,7 +8,7 @@ from django import forms
 from django.forms import formset_factory
 
 from clinical import catalogue
-from clinical.forms import DATE, A11yFormMixin
+from clinical.forms import A11yFormMixin, _date
 from registry.models import AcmgClass, DiagnosisBasis, Sex, User, Zygosity
 
 
@@ -30,7 +30,7 @@ CONSENT_CHOICES = [("", "Not recorded yet"), ("yes", "Yes: research use allowed"
 class PatientRegisterForm(A11yFormMixin, forms.Form):
     family_name = forms.CharField(label="Family name", max_length=120, required=False)
     given_name = forms.CharField(label="Given name", max_length=120, required=False)
-    birth_date = forms.DateField(label="Date of birth", widget=DATE)
+    birth_date = _date("Date of birth")
     sex = forms.ChoiceField(label="Sex at birth", choices=[("", "-"), *Sex.choices], required=False)
     site = forms.ModelChoiceField(label="Site", queryset=None, empty_label=None)  # type: ignore[arg-type]
     mrn = forms.CharField(label="MRN", max_length=40, required=False, help_text="Medical record number at the site.")
@@ -38,14 +38,16 @@ class PatientRegisterForm(A11yFormMixin, forms.Form):
     email = forms.EmailField(label="Email", required=False)
     subtype = forms.ChoiceField(label="Diagnosis subtype", choices=subtype_choices, required=False)
     diagnosis_basis = forms.ChoiceField(label="Basis", choices=DiagnosisBasis.choices, initial=DiagnosisBasis.CLINICAL)
-    onset_date = forms.DateField(label="Onset date", required=False, widget=DATE)
-    diagnosis_date = forms.DateField(label="Diagnosis date", required=False, widget=DATE)
+    onset_date = _date("Onset date", required=False)
+    diagnosis_date = _date("Diagnosis date", required=False)
     research_consent = forms.ChoiceField(label="Research consent", choices=CONSENT_CHOICES, required=False)
     consent_version = forms.CharField(label="Consent form version", max_length=20, required=False)
-    consented_on = forms.DateField(label="Consent date", required=False, widget=DATE)
+    consented_on = _date("Consent date", required=False)
 
     def __init__(self, *args, sites=None, **kwargs):
         super().__init__(*args, **kwargs)
+        for name in ("family_name", "given_name", "sex", "mrn"):
+            self.fields[name].widget.attrs["required"] = True  # checked by the service
         self.fields["site"].queryset = sites
         self.fields["site"].to_field_name = "code"
 
@@ -55,7 +57,7 @@ class PatientRegisterForm(A11yFormMixin, forms.Form):
         return {
             "site": d["site"],
             "sex": d.get("sex") or "",
-            "birth_date": d["birth_date"],
+            "birth_date": d.get("birth_date"),
             "family_name": d.get("family_name", ""),
             "given_name": d.get("given_name", ""),
             "mrn": d.get("mrn", ""),
