@@ -295,8 +295,9 @@ def error_list(*forms_or_formsets, row_names: dict | None = None) -> list[tuple[
     out: list[tuple[str, str]] = []
 
     def one(form, where: str = "") -> None:
-        for name, errs in (form.errors or {}).items():
-            for e in errs:
+        errors = form.errors or {}
+        for name in ["__all__", *form.fields, *(k for k in errors if k not in form.fields and k != "__all__")]:
+            for e in errors.get(name, ()):
                 if name == "__all__" or name not in form.fields:
                     out.append(("", f"{where}{e}"))
                 else:
