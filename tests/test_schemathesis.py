@@ -32,7 +32,7 @@ CHECKS = ",".join(
         "response_headers_conformance",
     ]
 )
-MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "12")
+MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "5")
 
 
 def _free_port() -> int:

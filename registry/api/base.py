@@ -242,7 +242,7 @@ class RegistryAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         codes = ["400", "401", "403", "429"]
-        if "{" in self.path:
+        if "{" in self.path or self.method == "POST":  # POST: the site or parent may not be yours
             codes.append("404")
         if self.method in ("POST", "PUT", "PATCH"):
             codes.append("413")
