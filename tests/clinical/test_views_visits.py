@@ -202,3 +202,16 @@ def test_visit_edit_of_other_site_is_404(client, clinician_b, clinician_a, patie
     assert client.post(reverse("visit-edit", args=[visit.public_id]), edit_data(visit)).status_code == 404
     visit.refresh_from_db()
     assert visit.weight_kg == 60
+
+
+def test_every_visible_input_has_a_label(client, clinician_a, patient_a):
+    import re
+
+    client.force_login(clinician_a)
+    body = client.get(url(patient_a)).content.decode()
+    body = re.sub(r"<template.*?</template>", "", body, flags=re.S)  # row templates: ids get numbered on use
+    ids = re.findall(r'<(?:input|select|textarea)(?![^>]*type="hidden")[^>]*\sid="([^"]+)"', body)
+    assert len(ids) > 30
+    labelled = set(re.findall(r'<label[^>]*\sfor="([^"]+)"', body))
+    assert [i for i in ids if i not in labelled] == []
+    assert 'tabindex="1' not in body and 'tabindex="2' not in body  # DOM order is the tab order
