@@ -15,6 +15,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from registry import access
 from registry.models import (
+    ApiToken,
     Consent,
     Diagnosis,
     GeneticFinding,
@@ -338,3 +339,37 @@ class PhenotypeObservationAdmin(PatientRecordAdmin):
     list_filter = (PatientSiteFilter, "excluded")
     list_select_related = ("patient",)
     ordering = ("patient__registry_code", "-observed_on")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Registry administrators see and revoke API tokens; keys are created by their owners
+    (/profile/tokens/) or ``manage.py issue_api_token``, because a key is shown only once."""
+
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("user__username", "name", "prefix")
+    readonly_fields = ("user", "name", "prefix", "key_hash", "created_at", "last_used_at", "revoked_at")
+    actions = ["revoke"]
+
+    def has_module_permission(self, request) -> bool:
+        return manages_registry(request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return manages_registry(request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return manages_registry(request.user)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        from registry.tokens import token_revoke
+
+        for token in queryset:
+            token_revoke(token=token)
