@@ -148,7 +148,11 @@ class VisitForm(VisitFieldsForm):
 class VisitEditForm(VisitFieldsForm):
     version = forms.IntegerField(widget=forms.HiddenInput)
     change_reason = forms.CharField(
-        label="Reason for change", required=False, max_length=500, help_text="Required: recorded in the audit trail."
+        label="Reason for change",
+        required=False,
+        max_length=500,
+        help_text="Required: recorded in the audit trail.",
+        widget=forms.TextInput(attrs={"required": True}),
     )
 
 
@@ -254,14 +258,22 @@ class LabForm(A11yFormMixin, forms.Form):
 class LabEditForm(LabForm):
     version = forms.IntegerField(widget=forms.HiddenInput)
     change_reason = forms.CharField(
-        label="Reason for change", required=False, max_length=500, help_text="Required: recorded in the audit trail."
+        label="Reason for change",
+        required=False,
+        max_length=500,
+        help_text="Required: recorded in the audit trail.",
+        widget=forms.TextInput(attrs={"required": True}),
     )
 
 
 class LabDeleteForm(A11yFormMixin, forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
     change_reason = forms.CharField(
-        label="Reason for deletion", required=False, max_length=500, help_text="Required: recorded in the audit trail."
+        label="Reason for deletion",
+        required=False,
+        max_length=500,
+        help_text="Required: recorded in the audit trail.",
+        widget=forms.TextInput(attrs={"required": True}),
     )
 
 
