@@ -16,6 +16,10 @@ def setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "registry.settings")
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-not-secret")
     os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench")
+    # Requests go through Django's test client (host "testserver") and render templates
+    # without a collectstatic manifest.
+    os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
+    os.environ.setdefault("DJANGO_STATICFILES_STORAGE", "django.contrib.staticfiles.storage.StaticFilesStorage")
     url = os.environ["DATABASE_URL"]
     if url.startswith("postgres"):
         import psycopg
