@@ -75,7 +75,9 @@ class LabList(RegistryAPIView):
             OpenApiParameter("analyte", str, enum=list(catalogue.ANALYTES)),
             OpenApiParameter("from_date", OpenApiTypes.DATE, description="Collected on or after"),
             OpenApiParameter("to_date", OpenApiTypes.DATE, description="Collected on or before"),
-            OpenApiParameter("ordering", str, enum=["collected_on", "-collected_on"], description="Default newest first"),
+            OpenApiParameter(
+                "ordering", str, enum=["collected_on", "-collected_on"], description="Default newest first"
+            ),
         ],
         responses=s.LabResultSerializer(many=True),
         tags=["labs"],
@@ -105,7 +107,9 @@ class LabList(RegistryAPIView):
         patient = self.patient(write=True)
         ser = s.LabCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        lab = clinical_services.lab_result_record(patient=patient, by=request.user, source=Source.API, **ser.validated_data)
+        lab = clinical_services.lab_result_record(
+            patient=patient, by=request.user, source=Source.API, **ser.validated_data
+        )
         lab = patient.lab_results.select_related("patient", "visit").get(pk=lab.pk)
         body = s.LabResultSerializer(lab, context={"units": q.get("units")}).data
         return with_etag(Response(body, status=status.HTTP_201_CREATED), lab)
@@ -270,7 +274,9 @@ class TreatmentList(RegistryAPIView):
         patient = self.patient(write=True)
         ser = s.TreatmentCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        course = clinical_services.course_start(patient=patient, by=request.user, source=Source.API, **ser.validated_data)
+        course = clinical_services.course_start(
+            patient=patient, by=request.user, source=Source.API, **ser.validated_data
+        )
         course = patient.treatment_courses.prefetch_related("doses").get(pk=course.pk)
         return with_etag(Response(s.TreatmentSerializer(course).data, status=status.HTTP_201_CREATED), course)
 

@@ -153,7 +153,10 @@ def test_researcher_cannot_write_and_sees_no_identity(api_res, patient_a):
     assert detail.status_code == 200 and not IDENTITY & set(detail.json())
     assert "Testperson" not in detail.content.decode()
     response = api_res.patch(
-        f"/api/v1/patients/{patient_a.public_id}/", {"sex": "male", "change_reason": "x"}, format="json", HTTP_IF_MATCH='"1"'
+        f"/api/v1/patients/{patient_a.public_id}/",
+        {"sex": "male", "change_reason": "x"},
+        format="json",
+        HTTP_IF_MATCH='"1"',
     )
     assert response.status_code == 403
 
@@ -164,7 +167,10 @@ def test_patient_list_other_site_absent_and_detail_404(api_a, patient_a, patient
     assert ids == [str(patient_a.public_id)]
     assert api_a.get(f"/api/v1/patients/{patient_b.public_id}/").status_code == 404
     response = api_a.patch(
-        f"/api/v1/patients/{patient_b.public_id}/", {"sex": "male", "change_reason": "x"}, format="json", HTTP_IF_MATCH='"1"'
+        f"/api/v1/patients/{patient_b.public_id}/",
+        {"sex": "male", "change_reason": "x"},
+        format="json",
+        HTTP_IF_MATCH='"1"',
     )
     assert response.status_code == 404
     patient_b.refresh_from_db()
@@ -203,7 +209,9 @@ def test_patient_patch_needs_if_match_reason_and_current_version(api_a, patient_
     assert api_a.patch(url, {"sex": "male", "change_reason": "typo"}, format="json").status_code == 428
     no_reason = api_a.patch(url, {"sex": "male"}, format="json", HTTP_IF_MATCH=etag)
     assert no_reason.status_code == 400 and "change_reason" in no_reason.json()["errors"]
-    ok = api_a.patch(url, {"sex": "male", "family_name": "Newname", "change_reason": "typo"}, format="json", HTTP_IF_MATCH=etag)
+    ok = api_a.patch(
+        url, {"sex": "male", "family_name": "Newname", "change_reason": "typo"}, format="json", HTTP_IF_MATCH=etag
+    )
     assert ok.status_code == 200, ok.json()
     assert ok.json()["sex"] == "male" and ok.json()["family_name"] == "Newname"
     assert ok["ETag"] == '"2"'
@@ -266,7 +274,7 @@ def test_body_too_large_is_413_json(api_a, settings):
     "body",
     [
         "[" * 5000 + "]" * 5000,
-        json.dumps({"a": "[" * 0} ) if False else "[" * 20 + "1" + "]" * 20,
+        json.dumps({"a": "[" * 0}) if False else "[" * 20 + "1" + "]" * 20,
         '{"site": "SITEA", "family_name": "Nul\\u0000byte"}',
         '{"site": ',
         '{"value": NaN}',
@@ -312,7 +320,10 @@ def test_schema_validates_without_warnings():
 @pytest.mark.django_db
 def test_schema_and_docs_served_without_cdn(api_a, settings):
     # No collectstatic in tests: plain storage instead of the hashed manifest.
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     schema = api_a.get("/api/schema/?format=json")
     assert schema.status_code == 200
     spec = json.loads(schema.content)
