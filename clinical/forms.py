@@ -326,3 +326,20 @@ def error_list(*forms_or_formsets, row_names: dict | None = None) -> list[tuple[
         for i, sub in enumerate(subforms, start=1):
             one(sub, f"{label} row {i}, ")
     return out
+
+
+class LabFilterForm(A11yFormMixin, forms.Form):
+    """Filters of a patient's lab results page (GET)."""
+
+    analyte = forms.ChoiceField(
+        label="Analyte", choices=[("", "All analytes")] + catalogue.ANALYTE_CHOICES, required=False
+    )
+    date_from = _date("Collected from", required=False)
+    date_to = _date("Collected until", required=False)
+
+    def clean(self):
+        d = super().clean()
+        start, end = d.get("date_from"), d.get("date_to")
+        if start and end and end < start:
+            self.add_error("date_to", "The end of the range is before its start.")
+        return d

@@ -244,6 +244,8 @@ class Chart:
     courses: list[CourseRow]
     visits: list[Visit]
     latest_weight: Decimal | None
+    consents: list = field(default_factory=list)
+    phenotypes: list = field(default_factory=list)
 
 
 RECENT_LABS = 25
@@ -292,7 +294,24 @@ def patient_chart(*, user, patient: Patient) -> Chart:
         courses=course_rows(courses=courses, weights=weights),
         visits=visits,
         latest_weight=_weight_on(weights, today),
+        consents=list(patient.consents.select_related("recorded_by").order_by("-consented_on", "-id")),
+        phenotypes=list(patient.phenotypes.order_by("-observed_on", "hpo_id")),
     )
+
+
+def patient_labs(
+    *, patient: Patient, analyte: str = "", date_from: dt.date | None = None, date_to: dt.date | None = None
+) -> QuerySet[LabResult]:
+    """Every lab result of a patient already fetched through the access layer, newest
+    first, optionally for one analyte and a collection date range (inclusive)."""
+    qs = LabResult.objects.filter(patient=patient)
+    if analyte:
+        qs = qs.filter(analyte=analyte)
+    if date_from:
+        qs = qs.filter(collected_on__gte=date_from)
+    if date_to:
+        qs = qs.filter(collected_on__lte=date_to)
+    return qs.select_related("visit").order_by("-collected_on", "-id")
 
 
 def patient_history(*, patient: Patient) -> QuerySet[AuditEvent]:

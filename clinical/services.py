@@ -413,6 +413,41 @@ class LabEntry:
     reference_high: Any = None
 
 
+def _check_skinfolds(skinfolds: Iterable[tuple[str, Any]], errors: dict[str, list[str]]) -> list[tuple[str, Decimal]]:
+    """Validated (site, mm) pairs; errors keyed ``skinfolds.<i>``."""
+    folds: list[tuple[str, Decimal]] = []
+    sites_seen: set[str] = set()
+    valid_sites = dict(catalogue.SKINFOLD_SITES)
+    limits = catalogue.VITAL_LIMITS["skinfold_mm"]
+    for i, (fold_site, mm) in enumerate(skinfolds):
+        number = _decimal(mm, f"skinfolds.{i}", errors, "Skinfold")
+        if fold_site not in valid_sites:
+            errors[f"skinfolds.{i}"] = [f"Unknown skinfold site {fold_site!r}."]
+        elif fold_site in sites_seen:
+            errors[f"skinfolds.{i}"] = [f"{valid_sites[fold_site]} is entered twice."]
+        elif number is None:
+            errors.setdefault(f"skinfolds.{i}", []).append("Give the skinfold thickness in mm.")
+        elif not limits.contains(number):
+            errors[f"skinfolds.{i}"] = [
+                f"Skinfold {_fmt(number)} mm is implausible: accepted range {_fmt(limits.low)}-{_fmt(limits.high)} mm."
+            ]
+        else:
+            folds.append((fold_site, number))
+        sites_seen.add(fold_site)
+    return folds
+
+
+def _check_phenotypes(phenotypes: Iterable[tuple[str, bool]], errors: dict[str, list[str]]) -> list[tuple[str, bool]]:
+    """Validated (HPO id, excluded) pairs; errors keyed ``phenotypes.<i>``."""
+    findings: list[tuple[str, bool]] = []
+    for i, (hpo_id, excluded) in enumerate(phenotypes):
+        if hpo_id not in catalogue.HPO_TERMS:
+            errors[f"phenotypes.{i}"] = [f"{hpo_id!r} is not one of the registry's HPO terms."]
+        else:
+            findings.append((hpo_id, bool(excluded)))
+    return findings
+
+
 def visit_record(
     *,
     patient: Patient,
@@ -422,9 +457,13 @@ def visit_record(
     skinfolds: Iterable[tuple[str, Any]] = (),
     phenotypes: Iterable[tuple[str, bool]] = (),
     source: str = Source.FORM,
+    validate_only: bool = False,
     **fields: Any,
-) -> Visit:
+) -> Visit | None:
     """Record a visit with its skinfolds, HPO findings and lab panel in one transaction.
+
+    ``validate_only``: check every part and raise the errors, write nothing, return None
+    (a form whose other inputs could not be parsed still gets every row checked).
 
     Errors are collected for every part before anything is written; lab errors are keyed
     ``labs.<i>.<field>``, skinfold errors ``skinfolds.<i>``, finding errors ``phenotypes.<i>``.
@@ -458,33 +497,12 @@ def visit_record(
         except ValidationError as exc:
             for field, msgs in exc.message_dict.items():
                 errors[f"labs.{i}.{field}"] = msgs
-    folds: list[tuple[str, Decimal]] = []
-    sites_seen: set[str] = set()
-    valid_sites = dict(catalogue.SKINFOLD_SITES)
-    limits = catalogue.VITAL_LIMITS["skinfold_mm"]
-    for i, (fold_site, mm) in enumerate(skinfolds):
-        number = _decimal(mm, f"skinfolds.{i}", errors, "Skinfold")
-        if fold_site not in valid_sites:
-            errors[f"skinfolds.{i}"] = [f"Unknown skinfold site {fold_site!r}."]
-        elif fold_site in sites_seen:
-            errors[f"skinfolds.{i}"] = [f"{valid_sites[fold_site]} is entered twice."]
-        elif number is None:
-            errors.setdefault(f"skinfolds.{i}", []).append("Give the skinfold thickness in mm.")
-        elif not limits.contains(number):
-            errors[f"skinfolds.{i}"] = [
-                f"Skinfold {_fmt(number)} mm is implausible: accepted range {_fmt(limits.low)}-{_fmt(limits.high)} mm."
-            ]
-        else:
-            folds.append((fold_site, number))
-        sites_seen.add(fold_site)
-    findings: list[tuple[str, bool]] = []
-    for i, (hpo_id, excluded) in enumerate(phenotypes):
-        if hpo_id not in catalogue.HPO_TERMS:
-            errors[f"phenotypes.{i}"] = [f"{hpo_id!r} is not one of the registry's HPO terms."]
-        else:
-            findings.append((hpo_id, bool(excluded)))
+    folds = _check_skinfolds(skinfolds, errors)
+    findings = _check_phenotypes(phenotypes, errors)
     if errors:
         raise ValidationError(errors)
+    if validate_only:
+        return None
     user = by if getattr(by, "is_authenticated", False) else None
     with transaction.atomic():
         visit = Visit.objects.create(
@@ -525,20 +543,76 @@ def visit_record(
     return visit
 
 
-def visit_update(*, visit: Visit, by, reason: str, expected_version: int | None, **fields: Any) -> Visit:
-    reason = _require_reason(reason)
+def _visit_parts(visit: Visit) -> tuple[list[str], list[str]]:
+    """The visit's skinfolds and HPO findings as audit text (sorted, comparable)."""
+    folds = sorted(f"{s.site} {_fmt(s.mm)} mm" for s in visit.skinfolds.all())
+    found = sorted(f"{p.hpo_id} {'excluded' if p.excluded else 'present'}" for p in visit.phenotypes.all())
+    return folds, found
+
+
+def visit_update(
+    *,
+    visit: Visit,
+    by,
+    reason: str,
+    expected_version: int | None,
+    skinfolds: Iterable[tuple[str, Any]] | None = None,
+    phenotypes: Iterable[tuple[str, bool]] | None = None,
+    **fields: Any,
+) -> Visit:
+    """Edit a visit's own fields and, when given, replace its skinfolds and HPO findings;
+    one transaction, one audit row with the reason, refuses a stale version."""
     unknown = set(fields) - set(VISIT_FIELDS)
     if unknown:
         raise ValidationError({k: ["This field cannot be changed."] for k in sorted(unknown)})
+    errors: dict[str, list[str]] = {}
+    try:
+        reason = _require_reason(reason)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    folds = _check_skinfolds(skinfolds, errors) if skinfolds is not None else None
+    findings = _check_phenotypes(phenotypes, errors) if phenotypes is not None else None
     with transaction.atomic():
         current = Visit.objects.select_for_update().get(pk=visit.pk)
         _check_version(current, expected_version, VISIT_FIELDS)
         merged = {k: fields.get(k, getattr(current, k)) for k in VISIT_FIELDS}
-        clean = visit_validate(merged)
+        try:
+            clean = visit_validate(merged)
+        except ValidationError as exc:
+            errors = {**exc.message_dict, **errors}
+        if errors:
+            raise ValidationError(errors)
         before = snapshot(current)
+        folds_before, found_before = _visit_parts(current)
         for k, val in clean.items():
             setattr(current, k, val)
         changes = diff(before, snapshot(current))
+        folds_after = folds_before if folds is None else sorted(f"{s} {_fmt(mm)} mm" for s, mm in folds)
+        found_after = (
+            found_before if findings is None else sorted(f"{h} {'excluded' if ex else 'present'}" for h, ex in findings)
+        )
+        if folds_after != folds_before:
+            changes["skinfolds"] = [folds_before, folds_after]
+            current.skinfolds.all().delete()
+            Skinfold.objects.bulk_create([Skinfold(visit=current, site=s, mm=mm) for s, mm in folds or ()])
+        if found_after != found_before:
+            changes["phenotypes"] = [found_before, found_after]
+            current.phenotypes.all().delete()
+            PhenotypeObservation.objects.bulk_create(
+                [
+                    PhenotypeObservation(
+                        patient=current.patient,
+                        visit=current,
+                        hpo_id=h,
+                        label=catalogue.HPO_TERMS[h],
+                        excluded=ex,
+                        observed_on=current.visit_date,
+                    )
+                    for h, ex in findings or ()
+                ]
+            )
+        elif "visit_date" in changes:
+            current.phenotypes.update(observed_on=current.visit_date)
         if not changes:
             return current
         current.version += 1

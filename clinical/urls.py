@@ -10,6 +10,7 @@ urlpatterns = [
     path("patients/<uuid:public_id>/", views.patient_chart, name="patient-chart"),
     path("patients/<uuid:public_id>/history/", views.patient_history, name="patient-history"),
     path("patients/<uuid:public_id>/visits/new/", views.visit_new, name="visit-new"),
+    path("patients/<uuid:public_id>/labs/", views.patient_labs, name="patient-labs"),
     path("patients/<uuid:public_id>/labs/new/", views.lab_new, name="lab-new"),
     path("patients/<uuid:public_id>/treatments/new/", views.course_new, name="course-new"),
     path("visits/<uuid:public_id>/edit/", views.visit_edit, name="visit-edit"),

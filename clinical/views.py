@@ -138,6 +138,40 @@ def patient_history(request: HttpRequest, public_id) -> HttpResponse:
     return render(request, "clinical/patient_history.html", {"patient": patient, "page": page})
 
 
+LAB_PAGE_SIZE = 50
+
+
+@login_required
+@require_GET
+def patient_labs(request: HttpRequest, public_id) -> HttpResponse:
+    """Every lab result of the patient, filtered by analyte and date range, paginated,
+    in the user's units with flags and the value as reported."""
+    patient = access.patient_for_user(request.user, public_id)
+    filt = f.LabFilterForm(request.GET or None)
+    d = filt.cleaned_data if filt.is_bound and filt.is_valid() else {}
+    qs = selectors.patient_labs(
+        patient=patient, analyte=d.get("analyte") or "", date_from=d.get("date_from"), date_to=d.get("date_to")
+    )
+    page = Paginator(qs, LAB_PAGE_SIZE).get_page(request.GET.get("page"))
+    system = request.user.unit_system
+    rows = [(r, selectors.flags.show_lab(r, sex=patient.sex, system=system)) for r in page.object_list]
+    keep = request.GET.copy()
+    keep.pop("page", None)
+    return render(
+        request,
+        "clinical/patient_labs.html",
+        {
+            "patient": patient,
+            "filters": filt,
+            "page": page,
+            "rows": rows,
+            "query_keep": keep.urlencode(),
+            "can_write": access.can_write(request.user, patient),
+            "filter_errors": f.error_list(filt) if filt.is_bound else [],
+        },
+    )
+
+
 # --- visits -----------------------------------------------------------------------------
 
 
@@ -160,9 +194,46 @@ def _apply_row_errors(exc: ValidationError, key: str, rows: list[tuple[int, Any]
         name = parts[2] if len(parts) > 2 else field
         if form is None:
             rest[k] = msgs
-        else:
-            form.add_error(name if name in form.fields else field, msgs)
+            continue
+        target = name if name in form.fields else field
+        if target and form.errors.get(target):
+            continue  # the input could not be parsed: its own error says so
+        form.add_error(target, msgs)
     return rest
+
+
+def _lab_entry(d: dict[str, Any]) -> services.LabEntry:
+    return services.LabEntry(
+        analyte=d.get("analyte", ""),
+        value=d.get("value", ""),
+        unit=d.get("unit", ""),
+        collected_on=d.get("collected_on"),
+        fasting=f.fasting_value(d.get("fasting", "")),
+        reference_low=d.get("reference_low") or None,
+        reference_high=d.get("reference_high") or None,
+    )
+
+
+def _fold_pairs(rows) -> list[tuple[str, Any]]:
+    return [(r.cleaned_data.get("site", ""), r.cleaned_data.get("mm", "")) for _, r in rows]
+
+
+def _finding_pairs(rows) -> list[tuple[str, bool]]:
+    return [
+        (f.hpo_from_text(r.cleaned_data.get("term", "")), r.cleaned_data.get("status") == "excluded") for _, r in rows
+    ]
+
+
+def _visit_errors(exc: ValidationError, form, lab_rows, fold_rows, finding_rows) -> None:
+    """Service errors next to their inputs; an input that already shows a parse error
+    keeps that one (the service saw it as blank)."""
+    skip_parsed = {k for k in exc.message_dict if k in form.fields and form.errors.get(k)}
+    rest = {k: v for k, v in exc.message_dict.items() if k not in skip_parsed}
+    rest = _apply_row_errors(ValidationError(rest), "labs", lab_rows) if rest else {}
+    rest = _apply_row_errors(ValidationError(rest), "skinfolds", fold_rows, "mm") if rest else {}
+    rest = _apply_row_errors(ValidationError(rest), "phenotypes", finding_rows, "term") if rest else {}
+    if rest:
+        f.apply_errors(form, ValidationError(rest))
 
 
 @login_required
@@ -178,42 +249,28 @@ def visit_new(request: HttpRequest, public_id) -> HttpResponse:
     findings = f.PhenotypeFormSet(data, prefix="phenotypes")
     if request.method == "POST":
         valid = all([form.is_valid(), labs.is_valid(), folds.is_valid(), findings.is_valid()])
-        if valid:
+        if labs.management_form.is_valid() and folds.management_form.is_valid() and findings.management_form.is_valid():
             lab_rows, fold_rows, finding_rows = _rows(labs), _rows(folds), _rows(findings)
             try:
+                # Inputs that could not be parsed (an unreadable date...) already carry
+                # their error: the service still checks everything else, writing nothing.
                 visit = services.visit_record(
                     patient=patient,
                     by=request.user,
-                    site=form.cleaned_data["site"],
-                    labs=[
-                        services.LabEntry(
-                            analyte=r.cleaned_data["analyte"],
-                            value=r.cleaned_data["value"],
-                            unit=r.cleaned_data["unit"],
-                            collected_on=r.cleaned_data.get("collected_on"),
-                            fasting=f.fasting_value(r.cleaned_data.get("fasting", "")),
-                            reference_low=r.cleaned_data.get("reference_low") or None,
-                            reference_high=r.cleaned_data.get("reference_high") or None,
-                        )
-                        for _, r in lab_rows
-                    ],
-                    skinfolds=[(r.cleaned_data["site"], r.cleaned_data["mm"]) for _, r in fold_rows],
-                    phenotypes=[
-                        (f.hpo_from_text(r.cleaned_data["term"]), r.cleaned_data["status"] == "excluded")
-                        for _, r in finding_rows
-                    ],
+                    site=form.cleaned_data.get("site") or patient.home_site,
+                    labs=[_lab_entry(r.cleaned_data) for _, r in lab_rows],
+                    skinfolds=_fold_pairs(fold_rows),
+                    phenotypes=_finding_pairs(finding_rows),
+                    validate_only=not valid,
                     **form.visit_fields(),
                 )
             except ValidationError as exc:
-                rest = _apply_row_errors(exc, "labs", lab_rows)
-                rest = _apply_row_errors(ValidationError(rest), "skinfolds", fold_rows, "mm") if rest else {}
-                rest = _apply_row_errors(ValidationError(rest), "phenotypes", finding_rows, "term") if rest else {}
-                if rest:
-                    f.apply_errors(form, ValidationError(rest))
+                _visit_errors(exc, form, lab_rows, fold_rows, finding_rows)
             else:
-                n = visit.lab_results.count()
-                messages.success(request, f"Visit of {visit.visit_date:%d %b %Y} saved with {n} lab result(s).")
-                return redirect(_chart_url(patient))
+                if visit is not None:
+                    n = visit.lab_results.count()
+                    messages.success(request, f"Visit of {visit.visit_date:%d %b %Y} saved with {n} lab result(s).")
+                    return redirect(_chart_url(patient))
     return render(
         request,
         "clinical/visit_form.html",
@@ -267,36 +324,62 @@ def _visit_initial(visit: Visit) -> dict[str, Any]:
     return {k: ("" if v is None else v) for k, v in data.items()}
 
 
+def _visit_parts_initial(visit: Visit) -> tuple[list[dict], list[dict]]:
+    folds = [{"site": s.site, "mm": _n(s.mm)} for s in visit.skinfolds.all()]
+    found = [
+        {
+            "term": f.hpo_option(p.hpo_id) if p.hpo_id in catalogue.HPO_TERMS else p.hpo_id,
+            "status": "excluded" if p.excluded else "present",
+        }
+        for p in visit.phenotypes.all()
+    ]
+    return folds, found
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def visit_edit(request: HttpRequest, public_id) -> HttpResponse:
+    """The visit's own fields, its skinfolds and its HPO findings, with a reason; one
+    service call (one transaction, one audit row), refused on a stale version."""
     visit = access.visit_for_user(request.user, public_id, write=True)
     patient = visit.patient
     conflict = None
-    if request.method == "POST":
-        form = f.VisitEditForm(request.POST)
-        if form.is_valid():
+    data = request.POST if request.method == "POST" else None
+    fold_init, found_init = _visit_parts_initial(visit)
+    form = f.VisitEditForm(data, initial=_visit_initial(visit))
+    folds = f.SkinfoldFormSet(data, prefix="skinfolds", initial=fold_init)
+    findings = f.PhenotypeFormSet(data, prefix="phenotypes", initial=found_init)
+    if data is not None:
+        # A post without a formset (an older page) leaves those rows as they are.
+        sent_folds, sent_findings = "skinfolds-TOTAL_FORMS" in data, "phenotypes-TOTAL_FORMS" in data
+        valid = all([form.is_valid(), not sent_folds or folds.is_valid(), not sent_findings or findings.is_valid()])
+        if valid:
             d = form.cleaned_data
+            fold_rows = _rows(folds) if sent_folds else []
+            finding_rows = _rows(findings) if sent_findings else []
             try:
                 services.visit_update(
                     visit=visit,
                     by=request.user,
                     reason=d.get("change_reason", ""),
                     expected_version=d["version"],
+                    skinfolds=_fold_pairs(fold_rows) if sent_folds else None,
+                    phenotypes=_finding_pairs(finding_rows) if sent_findings else None,
                     **form.visit_fields(),
                 )
             except services.ConflictError as exc:
                 labels = {n: str(fl.label) for n, fl in f.VisitFieldsForm.base_fields.items()}
                 conflict = _conflict(visit, exc, {**form.visit_fields(), "version": d["version"]}, labels)
                 visit.refresh_from_db()
+                fold_init, found_init = _visit_parts_initial(visit)
                 form = f.VisitEditForm(initial=_visit_initial(visit))
+                folds = f.SkinfoldFormSet(prefix="skinfolds", initial=fold_init)
+                findings = f.PhenotypeFormSet(prefix="phenotypes", initial=found_init)
             except ValidationError as exc:
-                f.apply_errors(form, exc)
+                _visit_errors(exc, form, [], fold_rows, finding_rows)
             else:
                 messages.success(request, "Visit updated.")
                 return redirect(_chart_url(patient))
-    else:
-        form = f.VisitEditForm(initial=_visit_initial(visit))
     return render(
         request,
         "clinical/visit_edit.html",
@@ -304,8 +387,16 @@ def visit_edit(request: HttpRequest, public_id) -> HttpResponse:
             "patient": patient,
             "visit": visit,
             "form": form,
+            "skinfolds": folds,
+            "phenotypes": findings,
+            "hpo_options": [f.hpo_option(c) for c in catalogue.HPO_TERMS],
             "conflict": conflict,
-            "forms_with_errors": f.error_list(form),
+            "forms_with_errors": f.error_list(
+                form,
+                *([folds] if data is None or "skinfolds-TOTAL_FORMS" in data else []),
+                *([findings] if data is None or "phenotypes-TOTAL_FORMS" in data else []),
+                row_names={"skinfolds": "Skinfold", "phenotypes": "Finding"},
+            ),
         },
     )
 

@@ -103,3 +103,80 @@ class ProfileForm(A11yFormMixin, forms.ModelForm):
         fields = ["unit_system"]
         labels = {"unit_system": "Units for lab values"}
         widgets = {"unit_system": forms.RadioSelect}
+
+
+# --- additions to a registered patient's record (from the chart) -------------------------
+
+
+class DiagnosisForm(A11yFormMixin, forms.Form):
+    subtype = forms.ChoiceField(label="Subtype", choices=subtype_choices, required=False)
+    basis = forms.ChoiceField(label="Basis", choices=DiagnosisBasis.choices, initial=DiagnosisBasis.CLINICAL)
+    onset_date = _date("Onset date", required=False)
+    diagnosis_date = _date("Diagnosis date", required=False)
+    notes = forms.CharField(label="Notes", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["subtype"].widget.attrs["required"] = True  # checked by the service
+
+    def service_kwargs(self) -> dict:
+        d = self.cleaned_data
+        return {
+            "subtype": d.get("subtype") or "",
+            "basis": d.get("basis") or DiagnosisBasis.CLINICAL,
+            "onset_date": d.get("onset_date"),
+            "diagnosis_date": d.get("diagnosis_date"),
+            "notes": d.get("notes", ""),
+        }
+
+
+class GeneticFindingForm(GeneticRowForm):
+    reported_on = _date("Report date", required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("gene", "hgvs_c"):
+            self.fields[name].widget.attrs["required"] = True  # checked by the service
+
+    def service_kwargs(self) -> dict:
+        d = self.cleaned_data
+        return {k: d.get(k) or "" for k in ("gene", "transcript", "hgvs_c", "hgvs_p", "zygosity", "acmg_class")} | {
+            "reported_on": d.get("reported_on")
+        }
+
+
+class ConsentForm(A11yFormMixin, forms.Form):
+    research_use = forms.ChoiceField(
+        label="Research use", choices=[("yes", "Yes: research use allowed"), ("no", "No research use")]
+    )
+    version = forms.CharField(label="Consent form version", max_length=20, required=False)
+    consented_on = _date("Consent date")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["version"].widget.attrs["required"] = True  # checked by the service
+
+    def service_kwargs(self) -> dict:
+        d = self.cleaned_data
+        return {
+            "research_use": d.get("research_use") == "yes",
+            "version": (d.get("version") or "").strip(),
+            "consented_on": d.get("consented_on"),
+        }
+
+
+class ConsentWithdrawForm(A11yFormMixin, forms.Form):
+    withdrawn_on = _date("Withdrawal date")
+
+
+class PhenotypeForm(A11yFormMixin, forms.Form):
+    hpo_id = forms.CharField(
+        label="HPO finding",
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(
+            attrs={"list": "hpo-terms", "autocomplete": "off", "placeholder": "type to search", "required": True}
+        ),
+    )
+    status = forms.ChoiceField(label="Status", choices=[("present", "Present"), ("excluded", "Excluded")])
+    observed_on = _date("Observed on")

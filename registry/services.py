@@ -23,6 +23,7 @@ from registry.models import (
     GeneticFinding,
     Patient,
     PatientIdentity,
+    PhenotypeObservation,
     Sex,
     Site,
     Zygosity,
@@ -269,6 +270,59 @@ def consent_record(
         patient.research_consent = allowed
         audit_record(user=by, action="create", obj=consent, patient=patient, changes=diff({}, snapshot(consent)))
     return consent
+
+
+def consent_withdraw(*, patient: Patient, withdrawn_on: dt.date, by) -> Consent:
+    """Withdraw the consent in force: a new row of the same version dated as given, so the
+    history keeps both; research use stops."""
+    current = Consent.objects.filter(patient=patient).order_by("-consented_on", "-id").first()
+    if current is None or current.withdrawn_on is not None:
+        raise ValidationError({"withdrawn_on": ["There is no consent in force to withdraw."]})
+    errors: dict[str, list[str]] = {}
+    if withdrawn_on is None:
+        errors["withdrawn_on"] = ["Give the withdrawal date."]
+    elif withdrawn_on > timezone.localdate():
+        errors["withdrawn_on"] = ["The withdrawal date is in the future."]
+    if errors:
+        raise ValidationError(errors)
+    return consent_record(
+        patient=patient,
+        research_use=current.research_use,
+        version=current.version,
+        consented_on=current.consented_on,
+        withdrawn_on=withdrawn_on,
+        by=by,
+    )
+
+
+def phenotype_record(
+    *, patient: Patient, hpo_id: str, observed_on: dt.date, by, excluded: bool = False
+) -> PhenotypeObservation:
+    """An HPO finding observed outside a visit (present, or excluded: looked for and absent)."""
+    errors: dict[str, list[str]] = {}
+    hpo_id = (hpo_id or "").strip().upper()
+    if not hpo_id:
+        errors["hpo_id"] = ["Choose an HPO term."]
+    elif hpo_id not in catalogue.HPO_TERMS:
+        errors["hpo_id"] = [f"{hpo_id!r} is not one of the registry's HPO terms."]
+    if observed_on is None:
+        errors["observed_on"] = ["Give the date of the observation."]
+    elif observed_on > timezone.localdate():
+        errors["observed_on"] = [f"{observed_on.isoformat()} is in the future."]
+    elif observed_on.year < 1900:
+        errors["observed_on"] = [f"{observed_on.isoformat()} is before 1900."]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        obs = PhenotypeObservation.objects.create(
+            patient=patient,
+            hpo_id=hpo_id,
+            label=catalogue.HPO_TERMS[hpo_id],
+            excluded=bool(excluded),
+            observed_on=observed_on,
+        )
+        audit_record(user=by, action="create", obj=obs, patient=patient, changes=diff({}, snapshot(obs)))
+    return obs
 
 
 def identity_update(*, patient: Patient, by, reason: str, **fields: Any) -> PatientIdentity:

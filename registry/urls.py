@@ -15,5 +15,9 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("profile/units/", views.unit_switch, name="unit-switch"),
     path("patients/new/", views.patient_register, name="patient-register"),
+    path("patients/<uuid:public_id>/diagnoses/new/", views.diagnosis_new, name="diagnosis-new"),
+    path("patients/<uuid:public_id>/genetics/new/", views.genetic_new, name="genetic-new"),
+    path("patients/<uuid:public_id>/phenotypes/new/", views.phenotype_new, name="phenotype-new"),
+    path("patients/<uuid:public_id>/consent/", views.consent_page, name="patient-consent"),
     path("", include("clinical.urls")),
 ]

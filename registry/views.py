@@ -9,14 +9,24 @@ from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clinical import catalogue
-from clinical.forms import apply_errors, error_list
+from clinical.forms import apply_errors, error_list, hpo_from_text, hpo_option
 from registry import access
 from registry import services as registry_services
-from registry.forms import GeneticFormSet, PatientRegisterForm, ProfileForm
+from registry.forms import (
+    ConsentForm,
+    ConsentWithdrawForm,
+    DiagnosisForm,
+    GeneticFindingForm,
+    GeneticFormSet,
+    PatientRegisterForm,
+    PhenotypeForm,
+    ProfileForm,
+)
 from registry.validators import validate_gene_symbol, validate_hgvs_c, validate_hgvs_p
 
 
@@ -128,5 +138,121 @@ def patient_register(request: HttpRequest) -> HttpResponse:
             "form": form,
             "genetics": genetics,
             "forms_with_errors": error_list(form, genetics, row_names={"genetics": "Genetic finding"}),
+        },
+    )
+
+
+# --- additions to the record, reached from the chart ------------------------------------
+
+
+def _record_add(request, public_id, *, form_class, save, title: str, done: str, initial=None, extra=None):
+    """A small form adding one row to a patient's record through a registry service.
+    Another site's patient, or a role that cannot write there, is a 404."""
+    patient = access.patient_for_user(request.user, public_id, write=True)
+    form = form_class(request.POST or None, initial=initial or {})
+    if request.method == "POST" and form.is_valid():
+        try:
+            save(patient, form)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, done)
+            return redirect("patient-chart", public_id=patient.public_id)
+    return render(
+        request,
+        "registry/record_form.html",
+        {"patient": patient, "form": form, "title": title, "forms_with_errors": error_list(form), **(extra or {})},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def diagnosis_new(request: HttpRequest, public_id) -> HttpResponse:
+    def save(patient, form):
+        registry_services.diagnosis_add(patient=patient, by=request.user, **form.service_kwargs())
+
+    return _record_add(
+        request, public_id, form_class=DiagnosisForm, save=save, title="Add a diagnosis", done="Diagnosis added."
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def genetic_new(request: HttpRequest, public_id) -> HttpResponse:
+    def save(patient, form):
+        registry_services.genetic_finding_add(patient=patient, by=request.user, **form.service_kwargs())
+
+    return _record_add(
+        request,
+        public_id,
+        form_class=GeneticFindingForm,
+        save=save,
+        title="Add a genetic finding",
+        done="Genetic finding added.",
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def phenotype_new(request: HttpRequest, public_id) -> HttpResponse:
+    def save(patient, form):
+        d = form.cleaned_data
+        registry_services.phenotype_record(
+            patient=patient,
+            hpo_id=hpo_from_text(d.get("hpo_id", "")),
+            excluded=d.get("status") == "excluded",
+            observed_on=d.get("observed_on"),
+            by=request.user,
+        )
+
+    return _record_add(
+        request,
+        public_id,
+        form_class=PhenotypeForm,
+        save=save,
+        title="Add a phenotype finding",
+        done="Phenotype finding added.",
+        initial={"observed_on": timezone.localdate()},
+        extra={"hpo_options": [hpo_option(c) for c in catalogue.HPO_TERMS]},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def consent_page(request: HttpRequest, public_id) -> HttpResponse:
+    """Consent history with two forms: a new consent (or new form version) and withdrawal."""
+    patient = access.patient_for_user(request.user, public_id, write=True)
+    action = request.POST.get("action") if request.method == "POST" else None
+    today = timezone.localdate()
+    form = ConsentForm(request.POST if action == "new" else None, initial={"consented_on": today}, prefix="new")
+    withdraw = ConsentWithdrawForm(
+        request.POST if action == "withdraw" else None, initial={"withdrawn_on": today}, prefix="withdraw"
+    )
+    bound = form if action == "new" else withdraw if action == "withdraw" else None
+    if bound is not None and bound.is_valid():
+        try:
+            if bound is form:
+                registry_services.consent_record(patient=patient, by=request.user, **form.service_kwargs())
+            else:
+                registry_services.consent_withdraw(
+                    patient=patient, withdrawn_on=withdraw.cleaned_data.get("withdrawn_on"), by=request.user
+                )
+        except ValidationError as exc:
+            apply_errors(bound, exc)
+        else:
+            messages.success(request, "Consent recorded." if bound is form else "Consent withdrawn.")
+            return redirect("patient-chart", public_id=patient.public_id)
+    history = list(patient.consents.select_related("recorded_by").order_by("-consented_on", "-id"))
+    in_force = history[0] if history and history[0].withdrawn_on is None else None
+    return render(
+        request,
+        "registry/consent.html",
+        {
+            "patient": patient,
+            "form": form,
+            "withdraw": withdraw,
+            "history": history,
+            "in_force": in_force,
+            "forms_with_errors": error_list(bound) if bound is not None else [],
         },
     )
