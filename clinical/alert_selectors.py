@@ -3,16 +3,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
+from django.utils import timezone
 
 from clinical import alerts as rules
 from clinical.models import Alert, AlertStatus, Severity
 from registry import access
 from registry.models import Patient
 
-ORDER = ("severity_rank", "-created_at", "-id")
+# Most severe first, then the newest evidence (alerts without an evidence date last).
+ORDER = ("severity_rank", F("observed_on").desc(nulls_last=True), "-id")
+
+# The observed-date filter of the worklist: value -> (label, days back; None for all).
+OBSERVED_WITHIN = {
+    "30": ("Last 30 days", 30),
+    "90": ("Last 90 days", 90),
+    "365": ("Last year", 365),
+    "": ("Any date", None),
+}
 
 
 @dataclass(frozen=True)
@@ -20,21 +31,28 @@ class WorklistFilters:
     severity: str = ""
     rule: str = ""
     site: str = ""  # site code
+    observed: str = ""  # a key of OBSERVED_WITHIN
+
+    @property
+    def active(self) -> bool:
+        return bool(self.severity or self.rule or self.site or self.observed)
 
     @classmethod
     def from_query(cls, params) -> WorklistFilters:
         """Unknown values are ignored rather than refused: a stale bookmark still opens."""
         severity = params.get("severity", "")
         rule = params.get("rule", "")
+        observed = params.get("observed", "")
         return cls(
+            observed=observed if observed in OBSERVED_WITHIN else "",
             severity=severity if severity in Severity.values else "",
             rule=rule if rule in rules.RULES else "",
             site=params.get("site", "").strip()[:16],
         )
 
 
-def alert_worklist(*, user, filters: WorklistFilters | None = None) -> QuerySet[Alert]:
-    """Open alerts of the user's patients, most severe first, then newest."""
+def alert_worklist(*, user, filters: WorklistFilters | None = None, today: dt.date | None = None) -> QuerySet[Alert]:
+    """Open alerts of the user's patients, most severe first, then newest evidence."""
     f = filters or WorklistFilters()
     qs = access.alerts_for_user(user).filter(status=AlertStatus.OPEN)
     if f.severity:
@@ -43,6 +61,10 @@ def alert_worklist(*, user, filters: WorklistFilters | None = None) -> QuerySet[
         qs = qs.filter(rule=f.rule)
     if f.site:
         qs = qs.filter(patient__home_site__code=f.site)
+    days = OBSERVED_WITHIN[f.observed][1]
+    if days is not None:
+        since = (today or timezone.localdate()) - dt.timedelta(days=days)
+        qs = qs.filter(observed_on__gte=since)
     related = ["patient", "patient__home_site", "lab_result", "course", "dose_change", "visit"]
     if access.can_see_identity(user):
         related.append("patient__identity")

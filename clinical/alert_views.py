@@ -52,6 +52,7 @@ def alert_worklist(request: HttpRequest) -> HttpResponse:
             "severities": Severity.choices,
             "rules": RULE_CHOICES,
             "sites": list(access.sites_for_user(user)),
+            "observed_choices": [(k, label) for k, (label, _days) in alert_selectors.OBSERVED_WITHIN.items()],
         },
     )
 

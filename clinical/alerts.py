@@ -96,6 +96,9 @@ class AlertCandidate:
     rule: str
     subject_key: str  # "lab:<uuid>", "course:<uuid>", "dose:<uuid>", "visit:<uuid>" or "patient"
     params: dict[str, Any] = field(default_factory=dict)
+    # The date of the evidence (lab collected, course start, dose effective, visit date);
+    # for a state rule, the date the condition began. Shown to clinicians and ordered on.
+    observed_on: dt.date | None = None
 
     @property
     def severity(self) -> str:
@@ -168,9 +171,15 @@ def rule_triglycerides(record: PatientRecord) -> list[AlertCandidate]:
     out = []
     for lab in record.labs_of("triglycerides"):
         if lab.canonical >= severe:
-            out.append(AlertCandidate("TG_SEVERE", f"lab:{lab.key}", _lab_params(lab, threshold=_s(severe))))
+            out.append(
+                AlertCandidate("TG_SEVERE", f"lab:{lab.key}", _lab_params(lab, threshold=_s(severe)), lab.collected_on)
+            )
         elif lab.canonical >= very_high:
-            out.append(AlertCandidate("TG_VERY_HIGH", f"lab:{lab.key}", _lab_params(lab, threshold=_s(very_high))))
+            out.append(
+                AlertCandidate(
+                    "TG_VERY_HIGH", f"lab:{lab.key}", _lab_params(lab, threshold=_s(very_high)), lab.collected_on
+                )
+            )
     return out
 
 
@@ -180,9 +189,13 @@ def rule_glucose(record: PatientRecord) -> list[AlertCandidate]:
     out = []
     for lab in record.labs_of("glucose"):
         if lab.canonical < hypo:
-            out.append(AlertCandidate("HYPOGLYCEMIA", f"lab:{lab.key}", _lab_params(lab, threshold=_s(hypo))))
+            out.append(
+                AlertCandidate("HYPOGLYCEMIA", f"lab:{lab.key}", _lab_params(lab, threshold=_s(hypo)), lab.collected_on)
+            )
         elif lab.canonical < low:
-            out.append(AlertCandidate("LOW_GLUCOSE", f"lab:{lab.key}", _lab_params(lab, threshold=_s(low))))
+            out.append(
+                AlertCandidate("LOW_GLUCOSE", f"lab:{lab.key}", _lab_params(lab, threshold=_s(low)), lab.collected_on)
+            )
     return out
 
 
@@ -222,7 +235,9 @@ def rule_liver(record: PatientRecord) -> list[AlertCandidate]:
             uln = _above_multiple(lab, record.sex, enzyme_x)
             if uln is None:
                 continue
-            out.append(AlertCandidate("LIVER_ENZYMES_HIGH", f"lab:{lab.key}", _lab_params(lab, uln=_s(uln))))
+            out.append(
+                AlertCandidate("LIVER_ENZYMES_HIGH", f"lab:{lab.key}", _lab_params(lab, uln=_s(uln)), lab.collected_on)
+            )
             near = [(b, bu) for b, bu in high_bili if abs((b.collected_on - lab.collected_on).days) <= window]
             if near:
                 # The bilirubin closest in time; ties to the earlier one.
@@ -240,6 +255,7 @@ def rule_liver(record: PatientRecord) -> list[AlertCandidate]:
                             bilirubin_uln=_s(bu),
                             bilirubin_on=b.collected_on.isoformat(),
                         ),
+                        lab.collected_on,
                     )
                 )
     return out
@@ -262,6 +278,7 @@ def rule_hypo_risk_at_start(record: PatientRecord) -> list[AlertCandidate]:
                     "HYPO_RISK_AT_START",
                     f"course:{course.key}",
                     {"start_date": course.start_date.isoformat(), "drugs": sorted({c.drug for c in others})},
+                    course.start_date,
                 )
             )
     return out
@@ -296,6 +313,7 @@ def rule_dose_above_max(record: PatientRecord) -> list[AlertCandidate]:
                             "weight_kg": _s(weight) if weight is not None else None,
                             "max_mg": _s(limit),
                         },
+                        dose.effective_date,
                     )
                 )
     return out
@@ -344,12 +362,21 @@ def rule_loss_of_effect(record: PatientRecord) -> list[AlertCandidate]:
                     "nadir_on": nadir.collected_on.isoformat(),
                 }
         if "hba1c" in params or "triglycerides" in params:
-            out.append(AlertCandidate("METRELEPTIN_LOSS_OF_EFFECT", f"course:{course.key}", params))
+            # Observed when the latest rising value was collected.
+            seen = max(dt.date.fromisoformat(params[a]["on"]) for a in ("hba1c", "triglycerides") if a in params)
+            out.append(AlertCandidate("METRELEPTIN_LOSS_OF_EFFECT", f"course:{course.key}", params, seen))
     return out
 
 
 def course_series(record: PatientRecord, analyte: str) -> list[trends.Point]:
     return [trends.Point(lab.collected_on, lab.canonical) for lab in record.labs_of(analyte)]
+
+
+def _month12_on(hba1c: list[trends.Point], tg: list[trends.Point], start: dt.date) -> dt.date:
+    """The date of the latest month-12 value the response was judged on (the course start
+    when there is none, which a non-response never lacks)."""
+    days = [v.on for v in (trends.month_value(hba1c, start, 12), trends.month_value(tg, start, 12)) if v is not None]
+    return max(days) if days else start
 
 
 def rule_non_response(record: PatientRecord) -> list[AlertCandidate]:
@@ -369,6 +396,7 @@ def rule_non_response(record: PatientRecord) -> list[AlertCandidate]:
                         if response.tg_percent_change is not None
                         else None,
                     },
+                    _month12_on(hba1c, tg, course.start_date),
                 )
             )
     return out
@@ -390,6 +418,7 @@ def rule_tg_after_stop(record: PatientRecord) -> list[AlertCandidate]:
                         "TG_AFTER_STOP",
                         f"lab:{lab.key}",
                         _lab_params(lab, threshold=_s(threshold), end_date=course.end_date.isoformat(), days=days),  # type: ignore[union-attr]
+                        lab.collected_on,
                     )
                 )
                 break
@@ -427,6 +456,7 @@ def rule_weight_loss(record: PatientRecord) -> list[AlertCandidate]:
                             "to_on": later.on.isoformat(),
                             "percent": _s(fall),
                         },
+                        later.on,
                     )
                 )
     return out
@@ -437,7 +467,7 @@ def rule_lymphoma_vigilance(record: PatientRecord) -> list[AlertCandidate]:
     if subtype is None or subtype.group != "AGL":
         return []
     return [
-        AlertCandidate("LYMPHOMA_VIGILANCE", f"course:{c.key}", {"start_date": c.start_date.isoformat()})
+        AlertCandidate("LYMPHOMA_VIGILANCE", f"course:{c.key}", {"start_date": c.start_date.isoformat()}, c.start_date)
         for c in record.metreleptin_courses()
         if c.is_active_on(record.today)
     ]
@@ -445,18 +475,27 @@ def rule_lymphoma_vigilance(record: PatientRecord) -> list[AlertCandidate]:
 
 def rule_monitoring_overdue(record: PatientRecord) -> list[AlertCandidate]:
     window = int(T["MONITORING_WINDOW_DAYS"].value)
-    if not any(c.is_active_on(record.today) for c in record.metreleptin_courses()):
+    active = [c for c in record.metreleptin_courses() if c.is_active_on(record.today)]
+    if not active:
         return []
     since = record.today - dt.timedelta(days=window)
-    missing, last = [], {}
+    missing, last, began = [], {}, []
     for analyte in ("hba1c", "triglycerides"):
         labs = [lab for lab in record.labs_of(analyte) if lab.collected_on <= record.today]
         last[analyte] = labs[-1].collected_on.isoformat() if labs else None
         if not labs or labs[-1].collected_on < since:
             missing.append(analyte)
+            # Overdue from the day after the window closed; from the course start when never measured.
+            began.append(labs[-1].collected_on + dt.timedelta(days=window + 1) if labs else active[0].start_date)
     if not missing:
         return []
-    return [AlertCandidate("MONITORING_OVERDUE", PATIENT_SUBJECT, {"missing": missing, "last": last, "days": window})]
+    # The condition began at the earliest overdue day, but not before the current course.
+    observed = max(min(began), active[0].start_date)
+    return [
+        AlertCandidate(
+            "MONITORING_OVERDUE", PATIENT_SUBJECT, {"missing": missing, "last": last, "days": window}, observed
+        )
+    ]
 
 
 def _median(values: list[Decimal]) -> Decimal:
@@ -485,6 +524,7 @@ def rule_unit_error(record: PatientRecord) -> list[AlertCandidate]:
                         "POSSIBLE_UNIT_ERROR",
                         f"lab:{lab.key}",
                         _lab_params(lab, median=_s(median), n_prior=len(prior)),
+                        lab.collected_on,
                     )
                 )
     return out

@@ -1,9 +1,13 @@
-"""Evaluation of one patient: trends and alerts from the stored record.
+"""Evaluation of patients: trends and alerts from the stored record.
 
-:func:`patient_evaluate` is the one entry point for the task, the sweep, the nightly
-recompute and the ``recompute_trends`` command. It is idempotent: alerts are upserted per
-(patient, rule, subject), snapshots and course responses are replaced in one transaction,
-and the outbox flag is cleared only if no write flagged the patient again meanwhile.
+:func:`patients_evaluate` evaluates a chunk of patients with a bounded number of queries
+(the nightly recompute, the sweep and the ``recompute_trends`` command): the chunk's labs,
+courses, doses, weights and alerts are read in a few queries, the pure rule and trend
+functions run per patient, and the results are written in bulk. :func:`patient_evaluate`
+is the same for one patient (the task after a write). Both are idempotent: alerts are
+upserted per (patient, rule, subject), snapshots and course responses are replaced in one
+transaction, and the outbox flag is cleared only if no write flagged the patient again
+meanwhile.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from clinical import alerts, catalogue, trends
@@ -46,85 +51,135 @@ class EvaluationResult:
     flag_cleared: bool
 
 
-def _lock_patient(patient_id: int) -> None:
+@dataclass(frozen=True)
+class ChunkResult:
+    patients: int  # evaluated (patients deleted meanwhile are skipped)
+    labs: int
+    created: int
+    updated: int
+    reopened: int
+    resolved: int
+    flags_cleared: int
+
+
+# Rows per INSERT/UPDATE statement, and patients per flag-clearing UPDATE (its WHERE is
+# one OR-term per patient).
+WRITE_BATCH = 1000
+FLAG_BATCH = 250
+
+
+def _lock_patients(patient_ids: list[int]) -> None:
+    """Take the evaluation lock of every patient of the chunk, in id order (one query)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [EVALUATION_LOCK_NAMESPACE, int(patient_id)])
+            cur.execute(
+                "SELECT pg_advisory_xact_lock(%s, ids.id) FROM "
+                "(SELECT DISTINCT unnest(%s::integer[]) AS id ORDER BY 1) AS ids",
+                [EVALUATION_LOCK_NAMESPACE, [int(i) for i in patient_ids]],
+            )
     # SQLite serialises writers on the database file; the unique constraint and
     # ignore_conflicts below cover the rest.
 
 
-def _canonical_uln(row: dict[str, Any]) -> Decimal | None:
-    high = row["reference_high"]
+def _canonical_uln(analyte: str, unit: str, high: Decimal | None) -> Decimal | None:
     if high is None:
         return None
-    conv = catalogue.ANALYTES[row["analyte"]].unit(row["unit"])
+    conv = catalogue.ANALYTES[analyte].unit(unit)
     return conv.to_canonical(high) if conv is not None else None
 
 
-def load_record(patient: dict[str, Any], *, today: dt.date) -> tuple[alerts.PatientRecord, dict[str, dict[str, int]]]:
-    """The patient's record as plain data (4 queries), and public id -> pk per evidence kind."""
-    pid = patient["id"]
-    labs = list(
-        LabResult.objects.filter(patient_id=pid)
-        .order_by("collected_on", "id")
-        .values_list("id", "public_id", "analyte", "canonical_value", "collected_on", "reference_high", "unit")
-    )
-    courses = list(
-        TreatmentCourse.objects.filter(patient_id=pid)
-        .order_by("start_date", "id")
-        .values_list("id", "public_id", "drug", "start_date", "end_date")
-    )
-    doses = list(
-        DoseChange.objects.filter(course__patient_id=pid)
-        .order_by("effective_date", "id")
-        .values_list("id", "public_id", "course_id", "effective_date", "dose", "dose_unit")
-    )
-    weights = list(
-        Visit.objects.filter(patient_id=pid, weight_kg__isnull=False)
-        .order_by("visit_date", "id")
-        .values_list("id", "public_id", "visit_date", "weight_kg")
-    )
-    ids: dict[str, dict[str, int]] = {"lab": {}, "course": {}, "dose": {}, "visit": {}}
-    lab_rows = []
-    for pk, public_id, analyte, canonical, on, ref_high, unit in labs:
+Ids = dict[str, dict[str, int]]
+
+
+def load_records(patients: list[dict[str, Any]], *, today: dt.date) -> dict[int, tuple[alerts.PatientRecord, Ids]]:
+    """Each patient's record as plain data, and public id -> pk per evidence kind
+    (4 queries for the whole chunk)."""
+    pids = [p["id"] for p in patients]
+    labs: dict[int, list[alerts.Lab]] = defaultdict(list)
+    courses: dict[int, list[alerts.Course]] = defaultdict(list)
+    weights: dict[int, list[alerts.Weight]] = defaultdict(list)
+    ids: dict[int, Ids] = {pid: {"lab": {}, "course": {}, "dose": {}, "visit": {}} for pid in pids}
+    for pid, pk, public_id, analyte, canonical, on, ref_high, unit in (
+        LabResult.objects.filter(patient_id__in=pids)
+        .order_by("patient_id", "collected_on", "id")
+        .values_list(
+            "patient_id", "id", "public_id", "analyte", "canonical_value", "collected_on", "reference_high", "unit"
+        )
+    ):
         key = str(public_id)
-        ids["lab"][key] = pk
-        uln = _canonical_uln({"reference_high": ref_high, "analyte": analyte, "unit": unit})
-        lab_rows.append(alerts.Lab(key, analyte, canonical, on, uln))
+        ids[pid]["lab"][key] = pk
+        labs[pid].append(alerts.Lab(key, analyte, canonical, on, _canonical_uln(analyte, unit, ref_high)))
     by_course: dict[int, list[alerts.Dose]] = defaultdict(list)
-    for pk, public_id, course_id, on, dose, unit in doses:
-        ids["dose"][str(public_id)] = pk
+    for pid, pk, public_id, course_id, on, dose, unit in (
+        DoseChange.objects.filter(course__patient_id__in=pids)
+        .order_by("effective_date", "id")
+        .values_list("course__patient_id", "id", "public_id", "course_id", "effective_date", "dose", "dose_unit")
+    ):
+        ids[pid]["dose"][str(public_id)] = pk
         by_course[course_id].append(alerts.Dose(str(public_id), on, dose, unit))
-    course_rows = []
-    for pk, public_id, drug, start, end in courses:
-        ids["course"][str(public_id)] = pk
-        course_rows.append(alerts.Course(str(public_id), drug, start, end, tuple(by_course[pk])))
-    weight_rows = []
-    for pk, public_id, on, kg in weights:
-        ids["visit"][str(public_id)] = pk
-        weight_rows.append(alerts.Weight(str(public_id), on, kg))
-    record = alerts.PatientRecord(
-        sex=patient["sex"],
-        subtype=patient["primary_subtype"],
-        today=today,
-        labs=tuple(lab_rows),
-        courses=tuple(course_rows),
-        weights=tuple(weight_rows),
-    )
-    return record, ids
+    for pid, pk, public_id, drug, start, end in (
+        TreatmentCourse.objects.filter(patient_id__in=pids)
+        .order_by("patient_id", "start_date", "id")
+        .values_list("patient_id", "id", "public_id", "drug", "start_date", "end_date")
+    ):
+        ids[pid]["course"][str(public_id)] = pk
+        courses[pid].append(alerts.Course(str(public_id), drug, start, end, tuple(by_course[pk])))
+    for pid, pk, public_id, on, kg in (
+        Visit.objects.filter(patient_id__in=pids, weight_kg__isnull=False)
+        .order_by("patient_id", "visit_date", "id")
+        .values_list("patient_id", "id", "public_id", "visit_date", "weight_kg")
+    ):
+        ids[pid]["visit"][str(public_id)] = pk
+        weights[pid].append(alerts.Weight(str(public_id), on, kg))
+    return {
+        p["id"]: (
+            alerts.PatientRecord(
+                sex=p["sex"],
+                subtype=p["primary_subtype"],
+                today=today,
+                labs=tuple(labs[p["id"]]),
+                courses=tuple(courses[p["id"]]),
+                weights=tuple(weights[p["id"]]),
+            ),
+            ids[p["id"]],
+        )
+        for p in patients
+    }
+
+
+def load_record(patient: dict[str, Any], *, today: dt.date) -> tuple[alerts.PatientRecord, Ids]:
+    """One patient's record (4 queries)."""
+    return load_records([patient], today=today)[patient["id"]]
 
 
 _EVIDENCE_FIELD = {"lab": "lab_result_id", "course": "course_id", "dose": "dose_change_id", "visit": "visit_id"}
+_ALERT_UPDATE_FIELDS = [
+    "severity",
+    "severity_rank",
+    "params",
+    "message",
+    "observed_on",
+    "lab_result_id",
+    "course_id",
+    "dose_change_id",
+    "visit_id",
+    "status",
+    "resolved_at",
+    "acknowledged_at",
+    "acknowledged_by_id",
+    "acknowledge_note",
+    "updated_at",
+]
 
 
-def _alert_fields(candidate: alerts.AlertCandidate, ids: dict[str, dict[str, int]]) -> dict[str, Any]:
+def _alert_fields(candidate: alerts.AlertCandidate, ids: Ids) -> dict[str, Any]:
     rule = alerts.RULES[candidate.rule]
     fields: dict[str, Any] = {
         "severity": rule.severity,
         "severity_rank": alerts.SEVERITY_RANK[rule.severity],
         "params": candidate.params,
         "message": alerts.render_alert_message(candidate.rule, candidate.params, catalogue.CONVENTIONAL),
+        "observed_on": candidate.observed_on,
     }
     evidence = candidate.evidence
     if evidence is not None:
@@ -133,10 +188,20 @@ def _alert_fields(candidate: alerts.AlertCandidate, ids: dict[str, dict[str, int
     return fields
 
 
-def _write_alerts(pid: int, candidates: list[alerts.AlertCandidate], ids, now) -> tuple[int, int, int, int]:
-    existing = {(a.rule, a.subject_key): a for a in Alert.objects.filter(patient_id=pid)}
+@dataclass
+class _Counts:
+    created: int = 0
+    updated: int = 0
+    reopened: int = 0
+    resolved: int = 0
+
+
+def _plan_alerts(
+    pid: int, candidates: list[alerts.AlertCandidate], ids: Ids, existing: dict[tuple[str, str], Alert], now
+) -> tuple[list[Alert], list[Alert], _Counts]:
+    """The inserts and updates that bring one patient's alerts in line with ``candidates``."""
     to_create, to_update = [], []
-    reopened = 0
+    counts = _Counts()
     wanted = set()
     for c in candidates:
         wanted.add((c.rule, c.subject_key))
@@ -150,49 +215,32 @@ def _write_alerts(pid: int, candidates: list[alerts.AlertCandidate], ids, now) -
             # The condition holds again: the same row reopens (unique per subject).
             row.status, row.resolved_at = AlertStatus.OPEN, None
             row.acknowledged_at, row.acknowledged_by_id, row.acknowledge_note = None, None, ""
-            reopened += 1
+            counts.reopened += 1
             changed = True
+        elif changed:
+            counts.updated += 1
         if changed:
             for k, v in fields.items():
                 setattr(row, k, v)
             row.updated_at = now
             to_update.append(row)
-    resolved = []
     for key, row in existing.items():
         if key not in wanted and row.rule in alerts.STATE_RULES and row.status != AlertStatus.RESOLVED:
             row.status, row.resolved_at, row.updated_at = AlertStatus.RESOLVED, now, now
-            resolved.append(row)
-    if to_create:
-        Alert.objects.bulk_create(to_create, ignore_conflicts=True)
-    if to_update or resolved:
-        Alert.objects.bulk_update(
-            to_update + resolved,
-            [
-                "severity",
-                "severity_rank",
-                "params",
-                "message",
-                "lab_result_id",
-                "course_id",
-                "dose_change_id",
-                "visit_id",
-                "status",
-                "resolved_at",
-                "acknowledged_at",
-                "acknowledged_by_id",
-                "acknowledge_note",
-                "updated_at",
-            ],
-        )
-    return len(to_create), len(to_update) - reopened, reopened, len(resolved)
+            to_update.append(row)
+            counts.resolved += 1
+    counts.created = len(to_create)
+    return to_create, to_update, counts
 
 
 def _f(value: Decimal | None) -> float | None:
     return float(value) if value is not None else None
 
 
-def _write_trends(pid: int, record: alerts.PatientRecord, ids, now) -> None:
-    """Replace the patient's TrendSnapshot and CourseResponse rows (inside the caller's transaction)."""
+def _plan_trends(
+    pid: int, record: alerts.PatientRecord, ids: Ids, now
+) -> tuple[list[TrendSnapshot], list[CourseResponse]]:
+    """One patient's TrendSnapshot and CourseResponse rows (pure)."""
     courses = record.metreleptin_courses()
     current = courses[-1] if courses else None
     snapshots = []
@@ -229,8 +277,6 @@ def _write_trends(pid: int, record: alerts.PatientRecord, ids, now) -> None:
                 computed_at=now,
             )
         )
-    TrendSnapshot.objects.filter(patient_id=pid).delete()
-    TrendSnapshot.objects.bulk_create(snapshots)
     hba1c, tg = alerts.course_series(record, "hba1c"), alerts.course_series(record, "triglycerides")
     responses = []
     for course in courses:
@@ -244,37 +290,100 @@ def _write_trends(pid: int, record: alerts.PatientRecord, ids, now) -> None:
                 computed_at=now,
             )
         )
-    CourseResponse.objects.filter(course__patient_id=pid).delete()
-    CourseResponse.objects.bulk_create(responses)
+    return snapshots, responses
+
+
+def _clear_flags(seen_dirty: dict[int, dt.datetime | None], now) -> set[int]:
+    """Clear the outbox flag of the patients whose ``dirty_since`` is still the value read
+    at the start: a write that committed meanwhile moved it on, and its own evaluation (or
+    the sweep) will see the flag. Returns the patients cleared."""
+    pids = list(seen_dirty)
+    cleared = 0
+    for i in range(0, len(pids), FLAG_BATCH):
+        q = Q()
+        for pid in pids[i : i + FLAG_BATCH]:
+            seen = seen_dirty[pid]
+            q |= Q(pk=pid, dirty_since__isnull=True) if seen is None else Q(pk=pid, dirty_since=seen)
+        cleared += Patient.objects.filter(q).update(needs_evaluation=False, evaluated_at=now)
+    if cleared == len(pids):
+        return set(pids)
+    if cleared == 0:
+        return set()
+    return set(
+        Patient.objects.filter(pk__in=pids, needs_evaluation=False, evaluated_at=now).values_list("id", flat=True)
+    )
+
+
+def _evaluate(patient_ids: list[int], today: dt.date | None) -> dict[int, EvaluationResult]:
+    now = timezone.now()
+    today = today or timezone.localdate()
+    pids = sorted({int(i) for i in patient_ids})
+    if not pids:
+        return {}
+    with transaction.atomic():
+        _lock_patients(pids)
+        patients = list(
+            Patient.objects.filter(pk__in=pids)
+            .order_by("id")
+            .values("id", "sex", "primary_subtype", "dirty_since", "needs_evaluation")
+        )
+        if not patients:
+            return {}
+        found = [p["id"] for p in patients]
+        records = load_records(patients, today=today)
+        existing: dict[int, dict[tuple[str, str], Alert]] = defaultdict(dict)
+        for a in Alert.objects.filter(patient_id__in=found):
+            existing[a.patient_id][(a.rule, a.subject_key)] = a
+        to_create: list[Alert] = []
+        to_update: list[Alert] = []
+        snapshots: list[TrendSnapshot] = []
+        responses: list[CourseResponse] = []
+        counts: dict[int, _Counts] = {}
+        for pid in found:
+            record, ids = records[pid]
+            create, update, counts[pid] = _plan_alerts(pid, alerts.evaluate_alerts(record), ids, existing[pid], now)
+            to_create += create
+            to_update += update
+            snaps, resps = _plan_trends(pid, record, ids, now)
+            snapshots += snaps
+            responses += resps
+        Alert.objects.bulk_create(to_create, ignore_conflicts=True, batch_size=WRITE_BATCH)
+        if to_update:
+            Alert.objects.bulk_update(to_update, _ALERT_UPDATE_FIELDS, batch_size=WRITE_BATCH)
+        TrendSnapshot.objects.filter(patient_id__in=found).delete()
+        TrendSnapshot.objects.bulk_create(snapshots, batch_size=WRITE_BATCH)
+        CourseResponse.objects.filter(course__patient_id__in=found).delete()
+        CourseResponse.objects.bulk_create(responses, batch_size=WRITE_BATCH)
+        cleared = _clear_flags({p["id"]: p["dirty_since"] for p in patients}, now)
+    return {
+        pid: EvaluationResult(
+            pid,
+            len(records[pid][0].labs),
+            counts[pid].created,
+            counts[pid].updated,
+            counts[pid].reopened,
+            counts[pid].resolved,
+            pid in cleared,
+        )
+        for pid in found
+    }
+
+
+def patients_evaluate(*, patient_ids: list[int], today: dt.date | None = None) -> ChunkResult:
+    """Evaluate a chunk of patients in one transaction with a bounded number of queries
+    (about 15, growing only with the batch sizes of the writes)."""
+    results = _evaluate(patient_ids, today).values()
+    return ChunkResult(
+        patients=len(results),
+        labs=sum(r.labs for r in results),
+        created=sum(r.created for r in results),
+        updated=sum(r.updated for r in results),
+        reopened=sum(r.reopened for r in results),
+        resolved=sum(r.resolved for r in results),
+        flags_cleared=sum(r.flag_cleared for r in results),
+    )
 
 
 def patient_evaluate(*, patient_id: int, today: dt.date | None = None) -> EvaluationResult | None:
     """Evaluate one patient; None when the patient no longer exists."""
-    now = timezone.now()
-    today = today or timezone.localdate()
-    with transaction.atomic():
-        _lock_patient(patient_id)
-        patient = (
-            Patient.objects.filter(pk=patient_id)
-            .values("id", "sex", "primary_subtype", "dirty_since", "needs_evaluation")
-            .first()
-        )
-        if patient is None:
-            return None
-        seen_dirty = patient["dirty_since"]
-        record, ids = load_record(patient, today=today)
-        candidates = alerts.evaluate_alerts(record)
-        created, updated, reopened, resolved = _write_alerts(patient_id, candidates, ids, now)
-        _write_trends(patient_id, record, ids, now)
-        # A write that committed after we read the flag moved dirty_since on: leave the
-        # flag set so that write's own evaluation (or the sweep) sees it.
-        cleared = (
-            Patient.objects.filter(pk=patient_id, dirty_since=seen_dirty).update(
-                needs_evaluation=False, evaluated_at=now
-            )
-            if seen_dirty is not None
-            else Patient.objects.filter(pk=patient_id, dirty_since__isnull=True).update(
-                needs_evaluation=False, evaluated_at=now
-            )
-        )
-    return EvaluationResult(patient_id, len(record.labs), created, updated, reopened, resolved, bool(cleared))
+    return _evaluate([patient_id], today).get(int(patient_id))

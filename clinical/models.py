@@ -303,6 +303,9 @@ class Alert(models.Model):
     course = models.ForeignKey(TreatmentCourse, on_delete=models.CASCADE, null=True, blank=True, related_name="alerts")
     dose_change = models.ForeignKey(DoseChange, on_delete=models.CASCADE, null=True, blank=True, related_name="alerts")
     visit = models.ForeignKey(Visit, on_delete=models.CASCADE, null=True, blank=True, related_name="alerts")
+    # The date of the evidence (lab collected, course start, dose effective, visit date; for
+    # a state rule the day the condition began), set by clinical.evaluation on every upsert.
+    observed_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
@@ -313,14 +316,21 @@ class Alert(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["severity_rank", "-created_at"]
+        ordering = ["severity_rank", models.F("observed_on").desc(nulls_last=True), "-id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["patient", "rule", "subject_key"], name="alert_unique_patient_rule_subject"
             ),
         ]
         indexes = [
-            models.Index(fields=["status", "severity_rank", "created_at"], name="alert_worklist_idx"),
+            # The worklist: open alerts by severity, then evidence date newest first.
+            models.Index(
+                models.F("status"),
+                models.F("severity_rank"),
+                models.F("observed_on").desc(nulls_last=True),
+                models.F("id").desc(),
+                name="alert_worklist_observed_idx",
+            ),
             models.Index(fields=["patient", "status"], name="alert_patient_status_idx"),
         ]
 

@@ -16,7 +16,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError
 from django.db.models import Q
 from django.utils import timezone
 
-from clinical.evaluation import patient_evaluate
+from clinical.evaluation import patient_evaluate, patients_evaluate
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +56,9 @@ def evaluate_patient(patient_id: int) -> None:
 
 @shared_task(name="clinical.tasks.evaluate_patients", **IDEMPOTENT, **RETRY)
 def evaluate_patients(patient_ids: list[int]) -> int:
-    """Evaluate a chunk of patients in this worker (one message per chunk, not per patient)."""
-    done = 0
-    for pid in patient_ids:
-        if patient_evaluate(patient_id=int(pid)) is not None:
-            done += 1
-    return done
+    """Evaluate a chunk of patients in this worker (one message per chunk, not per patient),
+    with a bounded number of queries for the whole chunk."""
+    return patients_evaluate(patient_ids=[int(pid) for pid in patient_ids]).patients
 
 
 @shared_task(name="clinical.tasks.sweep_dirty_patients", **IDEMPOTENT, **RETRY)
@@ -77,8 +74,8 @@ def sweep_dirty_patients(older_than_seconds: int = SWEEP_GRACE_SECONDS, limit: i
         .order_by("dirty_since")
         .values_list("id", flat=True)[:limit]
     )
-    for pid in ids:
-        patient_evaluate(patient_id=pid)
+    for chunk in chunks(ids, DEFAULT_CHUNK_SIZE):
+        patients_evaluate(patient_ids=chunk)
     if ids:
         log.info("sweep evaluated %d flagged patients", len(ids))
     return len(ids)

@@ -66,6 +66,11 @@ USERS = (
 
 CLINICIAN_OF_SITE = {"DEMO-NORTH": "clin_north", "DEMO-SOUTH": "clin_south", "DEMO-EAST": "clin_east"}
 
+# Demo history: alerts whose evidence is older than this were reviewed at the time, so the
+# seed acknowledges them (by the site's clinician) and the worklist shows recent ones.
+HISTORY_REVIEWED_AFTER_DAYS = 180
+HISTORY_NOTE = "Reviewed at the time (demo history)"
+
 # --- plan dataclasses -----------------------------------------------------------------
 
 

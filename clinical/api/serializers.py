@@ -262,6 +262,7 @@ class AlertSerializer(serializers.Serializer):
     severity = serializers.CharField()
     status = serializers.CharField()
     message = serializers.SerializerMethodField()
+    observed_on = serializers.DateField(allow_null=True, help_text="Date of the evidence (e.g. lab collected).")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     acknowledged_at = serializers.DateTimeField(allow_null=True)

@@ -203,3 +203,66 @@ def test_panel_partial(clinician_a, patient_a, alerts_ab, django_assert_num_quer
     assert reverse("lab-edit", args=[alerts[0].lab_result.public_id]) in html
     empty = render_to_string("clinical/alerts/_panel.html", {"alerts": [], "user": clinician_a, "request": request})
     assert "No open alerts" in empty
+
+
+@pytest.fixture
+def aged_alerts(patient_a, clinician_a):
+    """Four severe triglyceride results, entered newest evidence first (so the oldest
+    evidence raises the newest alert)."""
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    days = [10, 60, 200, 800]
+    for ago in days:
+        services.lab_result_record(
+            patient=patient_a,
+            analyte="triglycerides",
+            value="1200",
+            unit="mg/dL",
+            collected_on=today - dt.timedelta(days=ago),
+            by=clinician_a,
+        )
+        patient_evaluate(patient_id=patient_a.pk, today=today)
+    return {ago: today - dt.timedelta(days=ago) for ago in days}
+
+
+def test_worklist_orders_by_observed_date_not_by_when_raised(client, clinician_a, aged_alerts):
+    client.force_login(clinician_a)
+    r = client.get(URL)
+    rows = [row["alert"] for row in r.context["rows"]]
+    assert [a.observed_on for a in rows] == sorted(aged_alerts.values(), reverse=True)
+    assert [a.created_at for a in rows] == sorted((a.created_at for a in rows), reverse=False)
+    body = r.content.decode()
+    assert "Observed</th>" in body and "Raised</th>" not in body
+    for on in aged_alerts.values():
+        assert f'<time datetime="{on:%Y-%m-%d}">{on:%Y-%m-%d}</time>' in body
+    assert "raised " in body
+
+
+@pytest.mark.parametrize(("observed", "within"), [("30", [10]), ("90", [10, 60]), ("365", [10, 60, 200]), ("", None)])
+def test_observed_date_filter(client, clinician_a, aged_alerts, observed, within):
+    client.force_login(clinician_a)
+    r = client.get(f"{URL}?observed={observed}")
+    want = [aged_alerts[d] for d in (within or aged_alerts)]
+    assert [row["alert"].observed_on for row in r.context["rows"]] == want
+    assert (f'<option value="{observed}" selected>' in r.content.decode()) is True
+    if observed:
+        assert "matching the filters" in r.content.decode()
+
+
+def test_unknown_observed_filter_is_ignored(client, clinician_a, aged_alerts):
+    client.force_login(clinician_a)
+    r = client.get(f"{URL}?observed=7")
+    assert len(r.context["rows"]) == 4 and r.context["filters"].observed == ""
+
+
+def test_panel_orders_by_observed_date_and_shows_it(clinician_a, patient_a, aged_alerts):
+    alerts = patient_open_alerts(patient=patient_a)
+    assert [a.observed_on for a in alerts] == sorted(aged_alerts.values(), reverse=True)
+    request = RequestFactory().get("/patients/x/")
+    request.user = clinician_a
+    html = render_to_string(
+        "clinical/alerts/_panel.html", {"alerts": alerts, "user": clinician_a, "can_write": True, "request": request}
+    )
+    first = aged_alerts[10]
+    assert f'observed <time datetime="{first:%Y-%m-%d}">' in html and "(raised " in html

@@ -416,3 +416,60 @@ def test_params_are_json_safe():
 def test_render_unknown_rule_or_broken_params_never_raises():
     assert alerts.render_alert_message("NOPE", {}, "si") == "NOPE"
     assert alerts.render_alert_message("TG_SEVERE", {}, "si") == alerts.RULES["TG_SEVERE"].title
+
+
+# --------------------------------------------------------------------------------------
+# observed_on: the date of the evidence
+# --------------------------------------------------------------------------------------
+
+
+def test_observed_on_is_the_date_of_the_evidence():
+    rec = full_record()
+    labs = {x.key: x.collected_on for x in rec.labs}
+    doses = {d.key: d.effective_date for c in rec.courses for d in c.doses}
+    visits = {w.key: w.on for w in rec.weights}
+    starts = {c.key: c.start_date for c in rec.courses}
+    expected_course = {
+        "HYPO_RISK_AT_START": lambda key, p: starts[key],
+        "LYMPHOMA_VIGILANCE": lambda key, p: starts[key],
+        # the latest rising value: HbA1c 9.5 % on day 390
+        "METRELEPTIN_LOSS_OF_EFFECT": lambda key, p: day(390),
+        # the month-12 values the response was judged on: HbA1c day 365, TG day 390
+        "METRELEPTIN_NON_RESPONSE": lambda key, p: day(390),
+    }
+    seen = set()
+    for c in alerts.evaluate_alerts(rec):
+        kind, _, key = c.subject_key.partition(":")
+        if kind == "lab":
+            want = labs[key]
+        elif kind == "dose":
+            want = doses[key]
+        elif kind == "visit":
+            want = visits[key]
+        elif kind == "course":
+            want = expected_course[c.rule](key, c.params)
+        else:
+            # MONITORING_OVERDUE: HbA1c last on day 390 is overdue from day 390 + 183 + 1,
+            # but the current course only started on day 600.
+            want = day(600)
+        assert c.observed_on == want, (c.rule, c.subject_key, c.observed_on, want)
+        seen.add(c.rule)
+    assert seen == set(alerts.RULES)
+
+
+@pytest.mark.parametrize(
+    ("labs_ago", "course_days", "expected_days_ago"),
+    [
+        (None, 30, 30),  # never measured: overdue since the course started
+        (200, 400, 200 - 184),  # last value 200 days ago: overdue since the window closed
+        (400, 100, 100),  # the last value predates the course: from the course start
+    ],
+)
+def test_monitoring_overdue_observed_on_is_the_day_it_became_overdue(labs_ago, course_days, expected_days_ago):
+    labs = []
+    if labs_ago is not None:
+        on = TODAY - dt.timedelta(days=labs_ago)
+        labs = [Lab("h", "hba1c", D("7"), on), Lab("t", "triglycerides", D("2"), on)]
+    course = metreleptin(start=TODAY - dt.timedelta(days=course_days))
+    (got,) = [c for c in alerts.evaluate_alerts(record(*labs, courses=[course])) if c.rule == "MONITORING_OVERDUE"]
+    assert got.observed_on == TODAY - dt.timedelta(days=expected_days_ago)

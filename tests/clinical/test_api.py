@@ -279,6 +279,7 @@ def test_alerts_list_and_acknowledge(
     severe = next(a for a in alerts if a["rule"] == "TG_SEVERE")
     assert severe["severity"] == "critical" and severe["status"] == "open" and severe["message"]
     assert {"id", "rule", "severity", "status", "message", "created_at"} <= set(severe)
+    assert severe["observed_on"] == "2024-01-01"  # the date the evidence was collected
     ack_url = f"{url}{severe['id']}/acknowledge/"
     assert api_res.post(ack_url, {"note": "seen"}, format="json").status_code == 403
     ack = api_a.post(ack_url, {"note": "called patient"}, format="json")

@@ -9,7 +9,7 @@ import pytest
 
 from clinical import services
 from clinical.alert_services import alert_acknowledge
-from clinical.evaluation import patient_evaluate
+from clinical.evaluation import patient_evaluate, patients_evaluate
 from clinical.models import Alert, AlertStatus, CourseResponse, TrendSnapshot
 from registry.models import Patient
 
@@ -121,24 +121,43 @@ def test_flag_cleared_only_when_unchanged(patient_a, clinician_a):
     assert p.needs_evaluation is False and p.evaluated_at is not None
 
 
-def test_write_during_evaluation_keeps_the_flag(patient_a, clinician_a, monkeypatch):
-    """A write that commits while the evaluation runs moves dirty_since on: the flag stays."""
+def _write_during_load(monkeypatch, patient_ids):
+    """Make a write to ``patient_ids`` commit while the evaluation reads the records."""
     from clinical import evaluation
 
-    real = evaluation.load_record
+    real = evaluation.load_records
 
-    def load_then_write(patient, *, today):
-        out = real(patient, today=today)
-        Patient.objects.filter(pk=patient["id"]).update(
-            needs_evaluation=True, dirty_since=patient["dirty_since"] + dt.timedelta(seconds=1)
-        )
+    def load_then_write(patients, *, today):
+        out = real(patients, today=today)
+        for p in patients:
+            if p["id"] in patient_ids:
+                Patient.objects.filter(pk=p["id"]).update(
+                    needs_evaluation=True, dirty_since=p["dirty_since"] + dt.timedelta(seconds=1)
+                )
         return out
 
+    monkeypatch.setattr(evaluation, "load_records", load_then_write)
+
+
+def test_write_during_evaluation_keeps_the_flag(patient_a, clinician_a, monkeypatch):
+    """A write that commits while the evaluation runs moves dirty_since on: the flag stays."""
     lab(patient_a, clinician_a, "glucose", "90", "mg/dL", dt.date(2025, 1, 10))
-    monkeypatch.setattr(evaluation, "load_record", load_then_write)
+    _write_during_load(monkeypatch, {patient_a.pk})
     result = patient_evaluate(patient_id=patient_a.pk, today=TODAY)
     assert not result.flag_cleared
     assert Patient.objects.get(pk=patient_a.pk).needs_evaluation is True
+
+
+def test_write_during_chunk_evaluation_keeps_only_that_patients_flag(
+    patient_a, patient_b, clinician_a, clinician_b, monkeypatch
+):
+    lab(patient_a, clinician_a, "glucose", "90", "mg/dL", dt.date(2025, 1, 10))
+    lab(patient_b, clinician_b, "glucose", "90", "mg/dL", dt.date(2025, 1, 10))
+    _write_during_load(monkeypatch, {patient_b.pk})
+    result = patients_evaluate(patient_ids=[patient_a.pk, patient_b.pk], today=TODAY)
+    assert (result.patients, result.flags_cleared) == (2, 1)
+    flags = dict(Patient.objects.filter(pk__in=[patient_a.pk, patient_b.pk]).values_list("id", "needs_evaluation"))
+    assert flags == {patient_a.pk: False, patient_b.pk: True}
 
 
 def test_missing_patient_returns_none(db):
@@ -173,3 +192,91 @@ def test_dose_above_max_points_at_the_dose(patient_a, clinician_a):
     alert = Alert.objects.get(patient=patient_a, rule="METRELEPTIN_DOSE_ABOVE_MAX")
     assert alert.dose_change_id == change.pk
     assert "10 mg/day" in alert.message
+
+
+def _chunk_cohort(patients, by, site):
+    """Patients with every kind of evidence: labs, a course with a dose change, weights."""
+    from tests.factories import make_patient
+
+    out = list(patients)
+    for i in range(4):
+        out.append(make_patient(site=site, by=by, mrn=f"CHUNK-{i}"))
+    for i, p in enumerate(out):
+        lab(p, by, "triglycerides", str(600 + 300 * i), "mg/dL", dt.date(2024, 1, 10))
+        lab(p, by, "glucose", "50", "mg/dL", dt.date(2024, 2, 10 + i))
+        course = metreleptin_patient(p, by)
+        services.dose_change_record(
+            course=course,
+            effective_date=dt.date(2024, 3, 1),
+            dose=Decimal("12"),
+            dose_unit="mg/day",
+            by=by,
+        )
+    return out
+
+
+def _state():
+    return (
+        sorted(
+            Alert.objects.values_list(
+                "patient_id",
+                "rule",
+                "subject_key",
+                "observed_on",
+                "message",
+                "status",
+                "lab_result_id",
+                "course_id",
+                "dose_change_id",
+                "visit_id",
+            )
+        ),
+        sorted(
+            TrendSnapshot.objects.values_list("patient_id", "analyte", "n_values", "latest_value", "slope_per_year")
+        ),
+        sorted(CourseResponse.objects.values_list("course_id", "response_class", "hba1c_change")),
+    )
+
+
+def test_chunk_evaluation_equals_one_patient_at_a_time(patient_a, clinician_a, site_a):
+    cohort = _chunk_cohort([patient_a], clinician_a, site_a)
+    result = patients_evaluate(patient_ids=[p.pk for p in cohort], today=TODAY)
+    assert result.patients == len(cohort) and result.created > 3 * len(cohort)
+    assert result.flags_cleared == len(cohort)
+    chunked = _state()
+    Alert.objects.all().delete()
+    TrendSnapshot.objects.all().delete()
+    CourseResponse.objects.all().delete()
+    for p in cohort:
+        patient_evaluate(patient_id=p.pk, today=TODAY)
+    assert _state() == chunked
+    # re-evaluating the chunk changes nothing and creates nothing
+    again = patients_evaluate(patient_ids=[p.pk for p in cohort], today=TODAY)
+    assert (again.created, again.updated, again.reopened, again.resolved) == (0, 0, 0, 0)
+    assert _state() == chunked
+
+
+def test_chunk_query_count_does_not_grow_with_the_chunk(patient_a, clinician_a, site_a, django_assert_num_queries):
+    cohort = _chunk_cohort([patient_a], clinician_a, site_a)
+    # savepoint, advisory locks (one query), patients, labs, doses, courses, weights,
+    # existing alerts, insert alerts, delete + insert snapshots, delete + insert course
+    # responses, clear the flags, release savepoint
+    with django_assert_num_queries(15):
+        patients_evaluate(patient_ids=[p.pk for p in cohort[:2]], today=TODAY)
+    with django_assert_num_queries(15):
+        patients_evaluate(patient_ids=[p.pk for p in cohort], today=TODAY)
+    # nothing changed for the first two; the other three get their alerts and responses
+    assert Alert.objects.filter(patient__in=cohort[2:]).exists()
+    assert CourseResponse.objects.filter(course__patient__in=cohort).count() == len(cohort)
+
+
+def test_chunk_skips_deleted_patients_and_resolves_state_alerts(patient_a, patient_b, clinician_a, clinician_b):
+    metreleptin_patient(patient_a, clinician_a)
+    patients_evaluate(patient_ids=[patient_a.pk, patient_b.pk, 987654321], today=TODAY)
+    overdue = Alert.objects.get(patient=patient_a, rule="MONITORING_OVERDUE")
+    assert overdue.status == AlertStatus.OPEN and overdue.observed_on is not None
+    lab(patient_a, clinician_a, "hba1c", "7.0", "%", dt.date(2025, 5, 1))
+    lab(patient_a, clinician_a, "triglycerides", "150", "mg/dL", dt.date(2025, 5, 1))
+    result = patients_evaluate(patient_ids=[patient_a.pk, patient_b.pk], today=TODAY)
+    assert result.resolved == 1
+    assert Alert.objects.get(pk=overdue.pk).status == AlertStatus.RESOLVED

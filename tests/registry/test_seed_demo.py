@@ -8,9 +8,10 @@ from io import StringIO
 import pytest
 from django.contrib.auth.password_validation import validate_password
 from django.core.management import call_command
+from django.utils import timezone
 
 from clinical import catalogue
-from clinical.models import LabResult, TreatmentCourse, Visit
+from clinical.models import Alert, AlertStatus, LabResult, TreatmentCourse, Visit
 from clinical.services import lab_validate, visit_validate
 from registry import access, demo
 from registry.models import AuditEvent, GeneticFinding, Membership, Patient, Site, User
@@ -160,3 +161,30 @@ def test_growing_the_cohort_adds_only_the_new_patients():
     call_command("seed_demo", patients=6, stdout=out)
     assert "2 patients created, 4 already present" in out.getvalue()
     assert first < set(Patient.objects.values_list("identity__mrn", flat=True))
+
+
+@pytest.mark.django_db
+def test_seed_acknowledges_historic_alerts_and_leaves_recent_ones_open():
+    """Old results were reviewed at the time: their alerts are acknowledged by the site's
+    clinician; the recent ones stay open for the worklist. A second run changes nothing."""
+    out = StringIO()
+    call_command("seed_demo", patients=12, stdout=out)
+    before = timezone.localdate() - dt.timedelta(days=demo.HISTORY_REVIEWED_AFTER_DAYS)
+    old = Alert.objects.filter(observed_on__lt=before)
+    recent = Alert.objects.filter(observed_on__gte=before)
+    assert not Alert.objects.filter(observed_on__isnull=True).exists()
+    acked = old.filter(status=AlertStatus.ACKNOWLEDGED).select_related("acknowledged_by", "patient__home_site")
+    assert acked.count() > 10 and not old.filter(status=AlertStatus.OPEN).exists()
+    assert f"{acked.count()} historic alert(s) acknowledged" in out.getvalue()
+    for a in acked:
+        assert a.acknowledged_by.username == demo.CLINICIAN_OF_SITE[a.patient.home_site.code]
+        assert a.acknowledge_note == demo.HISTORY_NOTE
+    assert recent.filter(status=AlertStatus.OPEN).exists()
+    assert not recent.filter(status=AlertStatus.ACKNOWLEDGED).exists()
+    state = sorted(Alert.objects.values_list("id", "status", "acknowledged_at"))
+    audits = AuditEvent.objects.count()
+    out = StringIO()
+    call_command("seed_demo", patients=12, stdout=out)
+    assert "0 historic alert(s) acknowledged" in out.getvalue()
+    assert sorted(Alert.objects.values_list("id", "status", "acknowledged_at")) == state
+    assert AuditEvent.objects.count() == audits

@@ -11,7 +11,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from clinical.evaluation import patient_evaluate
+from clinical.evaluation import patients_evaluate
 from clinical.tasks import DEFAULT_CHUNK_SIZE, chunks, fan_out
 from registry.models import Patient
 
@@ -50,12 +50,10 @@ class Command(BaseCommand):
         labs = alerts_created = 0
         with tqdm(total=len(ids), unit="patient", disable=no_progress, file=self.stderr._out) as bar:
             for chunk in chunks(ids, chunk_size):
-                for pid in chunk:
-                    result = patient_evaluate(patient_id=pid)
-                    if result is not None:
-                        labs += result.labs
-                        alerts_created += result.created
-                    bar.update(1)
+                result = patients_evaluate(patient_ids=chunk)
+                labs += result.labs
+                alerts_created += result.created
+                bar.update(len(chunk))
         elapsed = time.perf_counter() - started
         rate = len(ids) / elapsed if elapsed else 0.0
         self.stdout.write(

@@ -7,6 +7,7 @@ users already present (same username) are left as they are.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 from django.contrib.auth.hashers import make_password
@@ -15,11 +16,13 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from clinical import alert_services
 from clinical import services as clinical_services
-from clinical.models import Source
+from clinical.evaluation import patients_evaluate
+from clinical.models import Alert, AlertStatus, Source
 from registry import demo
 from registry import services as registry_services
-from registry.models import Membership, PatientIdentity, Site, User
+from registry.models import Membership, Patient, PatientIdentity, Site, User
 
 
 class Command(BaseCommand):
@@ -41,10 +44,13 @@ class Command(BaseCommand):
                 continue
             self._patient(plan, sites[plan.site], users[demo.CLINICIAN_OF_SITE[plan.site]])
             created += 1
+        evaluated = self._evaluate(sites)
+        acknowledged = self._acknowledge_history(sites, users, today)
         elapsed = time.monotonic() - started
         self.stdout.write(
             f"Demo cohort: {created} patients created, {patients - created} already present "
-            f"(seed {seed}, {elapsed:.1f} s)."
+            f"(seed {seed}, {elapsed:.1f} s); {evaluated} evaluated, "
+            f"{acknowledged} historic alert(s) acknowledged."
         )
         self._print_logins()
 
@@ -85,6 +91,36 @@ class Command(BaseCommand):
         for u in demo.USERS:
             where = ", ".join(u.sites) if u.sites else "all sites, Django admin"
             self.stdout.write(f"  {u.username:<15} {u.role:<15} {where}")
+
+    # -- alerts ------------------------------------------------------------------------
+    def _evaluate(self, sites: dict[str, Site]) -> int:
+        """Evaluate the demo patients still flagged now, whether or not a worker runs, so
+        the historic alerts below exist."""
+        ids = list(
+            Patient.objects.filter(home_site__in=sites.values(), needs_evaluation=True)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        done = 0
+        for i in range(0, len(ids), 500):
+            done += patients_evaluate(patient_ids=ids[i : i + 500]).patients
+        return done
+
+    def _acknowledge_history(self, sites: dict[str, Site], users: dict[str, User], today: dt.date) -> int:
+        """Open alerts with evidence older than the demo history window were reviewed at
+        the time: acknowledge them by the site's clinician (open ones only: idempotent)."""
+        before = today - dt.timedelta(days=demo.HISTORY_REVIEWED_AFTER_DAYS)
+        old = (
+            Alert.objects.filter(patient__home_site__in=sites.values(), status=AlertStatus.OPEN, observed_on__lt=before)
+            .select_related("patient", "patient__home_site")
+            .order_by("id")
+        )
+        n = 0
+        for alert in old:
+            by = users[demo.CLINICIAN_OF_SITE[alert.patient.home_site.code]]
+            alert_services.alert_acknowledge(alert=alert, by=by, note=demo.HISTORY_NOTE)
+            n += 1
+        return n
 
     # -- one patient -----------------------------------------------------------------
     def _patient(self, plan: demo.PatientPlan, site: Site, by: User) -> None:
