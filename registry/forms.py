@@ -110,7 +110,9 @@ class ProfileForm(A11yFormMixin, forms.ModelForm):
 
 class DiagnosisForm(A11yFormMixin, forms.Form):
     subtype = forms.ChoiceField(label="Subtype", choices=subtype_choices, required=False)
-    basis = forms.ChoiceField(label="Basis", choices=DiagnosisBasis.choices, initial=DiagnosisBasis.CLINICAL)
+    basis = forms.ChoiceField(
+        label="Basis", choices=DiagnosisBasis.choices, initial=DiagnosisBasis.CLINICAL, required=False
+    )
     onset_date = _date("Onset date", required=False)
     diagnosis_date = _date("Diagnosis date", required=False)
     notes = forms.CharField(label="Notes", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
