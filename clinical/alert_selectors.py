@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from clinical import alerts as rules
@@ -14,8 +14,8 @@ from clinical.models import Alert, AlertStatus, Severity
 from registry import access
 from registry.models import Patient
 
-# Most severe first, then the newest evidence (alerts without an evidence date last).
-ORDER = ("severity_rank", F("observed_on").desc(nulls_last=True), "-id")
+# Most severe first, then the newest evidence: the order of the worklist index.
+ORDER = ("severity_rank", "-observed_on", "-id")
 
 # The observed-date filter of the worklist: value -> (label, days back; None for all).
 OBSERVED_WITHIN = {

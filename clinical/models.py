@@ -316,7 +316,7 @@ class Alert(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["severity_rank", models.F("observed_on").desc(nulls_last=True), "-id"]
+        ordering = ["severity_rank", "-observed_on", "-id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["patient", "rule", "subject_key"], name="alert_unique_patient_rule_subject"
@@ -324,13 +324,7 @@ class Alert(models.Model):
         ]
         indexes = [
             # The worklist: open alerts by severity, then evidence date newest first.
-            models.Index(
-                models.F("status"),
-                models.F("severity_rank"),
-                models.F("observed_on").desc(nulls_last=True),
-                models.F("id").desc(),
-                name="alert_worklist_observed_idx",
-            ),
+            models.Index(fields=["status", "severity_rank", "-observed_on", "-id"], name="alert_worklist_observed_idx"),
             models.Index(fields=["patient", "status"], name="alert_patient_status_idx"),
         ]
 

@@ -30,13 +30,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AlterModelOptions(
             name="alert",
-            options={
-                "ordering": [
-                    "severity_rank",
-                    models.OrderBy(models.F("observed_on"), descending=True, nulls_last=True),
-                    "-id",
-                ]
-            },
+            options={"ordering": ["severity_rank", "-observed_on", "-id"]},
         ),
         migrations.RemoveIndex(
             model_name="alert",
@@ -51,11 +45,7 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="alert",
             index=models.Index(
-                models.F("status"),
-                models.F("severity_rank"),
-                models.OrderBy(models.F("observed_on"), descending=True, nulls_last=True),
-                models.OrderBy(models.F("id"), descending=True),
-                name="alert_worklist_observed_idx",
+                fields=["status", "severity_rank", "-observed_on", "-id"], name="alert_worklist_observed_idx"
             ),
         ),
     ]

@@ -265,4 +265,7 @@ def test_panel_orders_by_observed_date_and_shows_it(clinician_a, patient_a, aged
         "clinical/alerts/_panel.html", {"alerts": alerts, "user": clinician_a, "can_write": True, "request": request}
     )
     first = aged_alerts[10]
-    assert f'observed <time datetime="{first:%Y-%m-%d}">' in html and "(raised " in html
+    assert (
+        f'observed <time class="nowrap" datetime="{first:%Y-%m-%d}">{first:%Y-%m-%d}</time>' in html
+        and "(raised " in html
+    )

@@ -1,7 +1,9 @@
 """Recompute trends, course responses and alerts for every patient (or some).
 
-In-process by default, with a progress bar; ``--async`` publishes one
-``evaluate_patients`` message per chunk for the workers instead (the nightly job's path).
+In-process by default, with a progress bar: each chunk is evaluated by
+``clinical.evaluation.patients_evaluate`` with a bounded number of queries. ``--async``
+publishes one ``evaluate_patients`` message per chunk for the workers instead (the nightly
+job's path).
 """
 
 from __future__ import annotations
