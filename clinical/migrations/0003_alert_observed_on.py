@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import migrations, models
 from django.db.models import OuterRef, Subquery
+from django.db.models.functions import TruncDate
 
 
 def backfill_observed_on(apps, schema_editor):
@@ -18,6 +19,8 @@ def backfill_observed_on(apps, schema_editor):
     for fk, (app, model, date_field) in sources.items():
         rows = apps.get_model(app, model).objects.filter(pk=OuterRef(f"{fk}_id")).values(date_field)[:1]
         Alert.objects.filter(observed_on__isnull=True, **{f"{fk}__isnull": False}).update(observed_on=Subquery(rows))
+    # Patient-level (state) alerts: the day raised, until the next evaluation.
+    Alert.objects.filter(observed_on__isnull=True).update(observed_on=TruncDate("created_at"))
 
 
 class Migration(migrations.Migration):
