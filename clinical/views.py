@@ -320,6 +320,7 @@ VISIT_INITIAL_SKIP = {"version", "change_reason"}
 
 def _visit_initial(visit: Visit) -> dict[str, Any]:
     data = {n: getattr(visit, n) for n in f.VisitFieldsForm.base_fields}
+    data = {k: _n(v) if isinstance(v, Decimal) else v for k, v in data.items()}  # 65.9, not 65.90
     data["version"] = visit.version
     return {k: ("" if v is None else v) for k, v in data.items()}
 
