@@ -32,7 +32,7 @@ test: $(STAMP)
 	scripts/ensure-services.sh
 	scripts/ensure-chromium.sh
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
-	DJANGO_SECRET_KEY=test-only-not-secret DJANGO_DEBUG=0 \
+	DJANGO_SECRET_KEY=test-only-not-secret DJANGO_DEBUG=0 DJANGO_SSL_REDIRECT=0 \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -48,7 +48,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	scripts/ensure-services.sh
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/bench} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
-	DJANGO_SECRET_KEY=bench-only-not-secret DJANGO_DEBUG=0 $(PY) bench/run.py
+	DJANGO_SECRET_KEY=bench-only-not-secret DJANGO_DEBUG=0 DJANGO_SSL_REDIRECT=0 $(PY) bench/run.py
 
 ## worker / beat: background jobs against $$REDIS_URL
 worker: $(STAMP)

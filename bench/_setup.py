@@ -20,6 +20,7 @@ def setup() -> None:
     # without a collectstatic manifest.
     os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
     os.environ.setdefault("DJANGO_STATICFILES_STORAGE", "django.contrib.staticfiles.storage.StaticFilesStorage")
+    os.environ.setdefault("DJANGO_SSL_REDIRECT", "0")  # the test client speaks plain HTTP
     url = os.environ["DATABASE_URL"]
     if url.startswith("postgres"):
         import psycopg

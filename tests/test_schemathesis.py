@@ -76,6 +76,7 @@ def live_server_url(transactional_db):
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         "DJANGO_DEBUG": "0",
+        "DJANGO_SSL_REDIRECT": "0",  # plain HTTP on loopback
         "DJANGO_SECRET_KEY": "live-test-only",
         "DJANGO_STATICFILES_STORAGE": "django.contrib.staticfiles.storage.StaticFilesStorage",
         "API_THROTTLE_RATE": "1000000/hour",
