@@ -154,6 +154,7 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = True
 # Failure log lines name the account and the address (for investigation); django-axes
 # always masks the password.
 AXES_SENSITIVE_PARAMETERS: list[str] = []
+AXES_CLIENT_IP_CALLABLE = "registry.client_ip.client_ip"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "patient-list"
 LOGOUT_REDIRECT_URL = "login"
@@ -177,7 +178,8 @@ SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS >= 31536000 and env_bool("DJANGO_HSTS_
 # The health check is answered over plain HTTP inside the container network.
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_PROXY", False) else None
+BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; font-src 'self'; connect-src 'self'; frame-ancestors 'none'; "

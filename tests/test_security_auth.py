@@ -97,6 +97,37 @@ def test_lockout_is_per_username_and_ip_pair(clinician_a, clinician_b):
     assert login(other_user, "clin_b", PASSWORD).status_code == 302 and signed_in(other_user)
 
 
+def test_a_forged_x_forwarded_for_does_not_dodge_the_lock(clinician_a):
+    """Not behind a proxy, the address is the connection's own: a client that sends a new
+    X-Forwarded-For on every try is still locked out."""
+    client = Client()
+    for n in range(1, 6):
+        response = client.post(
+            LOGIN,
+            {"username": "clin_a", "password": "not the password"},
+            REMOTE_ADDR="10.0.0.7",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
+        )
+        assert response.status_code == (200 if n < 5 else 429), n
+    response = client.post(
+        LOGIN, {"username": "clin_a", "password": PASSWORD}, REMOTE_ADDR="10.0.0.7", HTTP_X_FORWARDED_FOR="203.0.113.99"
+    )
+    assert response.status_code == 429
+    assert not signed_in(client)
+
+
+def test_behind_the_proxy_the_last_forwarded_hop_is_the_client(settings):
+    from django.test import RequestFactory
+
+    from registry.client_ip import client_ip
+
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.7, 203.0.113.5")
+    settings.BEHIND_PROXY = False
+    assert client_ip(request) == "10.0.0.2"
+    settings.BEHIND_PROXY = True
+    assert client_ip(request) == "203.0.113.5"
+
+
 def test_the_lock_lifts_after_the_cool_off(clinician_a):
     client = Client()
     with time_machine.travel(timezone.now(), tick=False) as traveller:
