@@ -63,8 +63,8 @@ def evaluations_batched() -> Iterator[None]:
         yield
     finally:
         _batch.ids = None
-    for patient_id in ids:
-        transaction.on_commit(lambda patient_id=patient_id: enqueue_evaluation(patient_id))
+    if ids:
+        transaction.on_commit(lambda ids=list(ids): enqueue_evaluations(ids))
 
 
 def patient_mark_for_evaluation(patient: Patient) -> None:
@@ -84,18 +84,34 @@ def patient_mark_for_evaluation(patient: Patient) -> None:
 
 
 def patients_mark_for_evaluation(patient_ids: Iterable[int]) -> None:
-    """Bulk form of :func:`patient_mark_for_evaluation` (one UPDATE, one enqueue per
-    patient on commit) for bulk writes such as a lab import."""
+    """Bulk form of :func:`patient_mark_for_evaluation` (one UPDATE; on commit, one
+    evaluation message per chunk of patients) for bulk writes such as a lab import."""
     ids = sorted(set(patient_ids))
     if not ids:
         return
     Patient.objects.filter(pk__in=ids).update(needs_evaluation=True, dirty_since=timezone.now())
     batch = getattr(_batch, "ids", None)
-    for patient_id in ids:
-        if batch is not None:
-            batch[patient_id] = None
-        else:
-            transaction.on_commit(lambda patient_id=patient_id: enqueue_evaluation(patient_id))
+    if batch is not None:
+        batch.update(dict.fromkeys(ids))
+        return
+    transaction.on_commit(lambda: enqueue_evaluations(ids))
+
+
+def enqueue_evaluations(patient_ids: list[int]) -> bool:
+    """Publish the evaluation of several patients: one ``evaluate_patients`` message per
+    chunk, evaluated with a bounded number of queries per chunk. Never raises."""
+    if len(patient_ids) == 1:
+        return enqueue_evaluation(patient_ids[0])
+    from clinical.tasks import fan_out
+
+    try:
+        fan_out(patient_ids)
+        return True
+    except Exception:  # broker unreachable: the flags stay set, the sweep catches up
+        log.warning(
+            "could not enqueue evaluation of %d patients; the sweep will pick them up", len(patient_ids), exc_info=True
+        )
+        return False
 
 
 def enqueue_evaluation(patient_id: int) -> bool:
