@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from clinical import services
 from registry.tokens import token_issue
+from tests import live
 from tests.factories import make_patient, make_site, make_user
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,12 +30,6 @@ CHECKS = ",".join(
     ]
 )
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "5")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _seed():
@@ -70,43 +61,10 @@ def _seed():
 @pytest.fixture
 def live_server_url(transactional_db):
     keys = _seed()
-    port = _free_port()
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SSL_REDIRECT": "0",  # plain HTTP on loopback
-        "DJANGO_SECRET_KEY": "live-test-only",
-        "DJANGO_STATICFILES_STORAGE": "django.contrib.staticfiles.storage.StaticFilesStorage",
-        "API_THROTTLE_RATE": "1000000/hour",
-        "REDIS_URL": "",
-    }
-    server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "registry.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "--no-control-socket", "--timeout", "60", "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{url}/healthz", timeout=1)  # noqa: S310
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("gunicorn did not start")
-        yield url, keys
-    finally:
-        server.terminate()
-        try:
-            _, err = server.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            _, err = server.communicate()
-        if b"Traceback" in (err or b""):
-            print(err.decode(errors="replace")[-5000:])
+    with live.gunicorn(workers=2, env={"API_THROTTLE_RATE": "1000000/hour"}) as server:
+        yield server.url, keys
+    if b"Traceback" in server.stderr:
+        print(server.stderr.decode(errors="replace")[-5000:])
 
 
 def _run(url: str, key: str) -> subprocess.CompletedProcess:

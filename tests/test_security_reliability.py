@@ -11,11 +11,8 @@ reconnects by itself (CONN_HEALTH_CHECKS) and the rows committed before are ther
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
@@ -29,8 +26,8 @@ from rest_framework.test import APIClient
 from registry import services as registry_services
 from registry.models import Patient, PatientIdentity
 from registry.tokens import token_issue
+from tests import live
 from tests.factories import make_site, make_user
-from tests.test_schemathesis import _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -111,8 +108,7 @@ def test_concurrent_registrations_of_one_mrn_through_the_api():
 
 
 def _dsn() -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return live.test_database_url()
 
 
 def _get(url: str, key: str) -> int:
@@ -131,31 +127,8 @@ def test_a_killed_database_connection_is_replaced_on_the_next_request():
     site = make_site("CONN", "Connection site")
     clinician = make_user("conn_clin", site=site, role="clinician")
     _token, key = token_issue(user=clinician)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": _dsn(),
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "live-test-only",
-        "DJANGO_SSL_REDIRECT": "0",  # plain HTTP on loopback
-        "DJANGO_STATICFILES_STORAGE": "django.contrib.staticfiles.storage.StaticFilesStorage",
-        "REDIS_URL": "",
-    }
-    server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "registry.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         "--no-control-socket", "--timeout", "60", "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/api/v1/patients/"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)  # noqa: S310
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("gunicorn did not start")
+    with live.gunicorn(workers=1) as server:
+        url = f"{server.url}/api/v1/patients/"
         registry_services.patient_register(
             site=site,
             sex="female",
@@ -179,11 +152,4 @@ def test_a_killed_database_connection_is_replaced_on_the_next_request():
         statuses = [_get(url, key) for _ in range(3)]
         assert statuses == [200, 200, 200], statuses
         assert PatientIdentity.objects.filter(site=site, mrn="KEEP-1").count() == 1
-    finally:
-        server.terminate()
-        try:
-            _, err = server.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            _, err = server.communicate()
-    assert b"Traceback" not in (err or b""), err.decode(errors="replace")[-3000:]
+    assert b"Traceback" not in server.stderr, server.stderr.decode(errors="replace")[-3000:]

@@ -1,0 +1,79 @@
+"""A real gunicorn serving the test database on loopback, for tests that need the app
+as a separate process (schemathesis, connection-loss tests)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_database_url() -> str:
+    """The URL of the database this test runs on (pytest-django's test database)."""
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@dataclass
+class Server:
+    url: str
+    stderr: bytes = b""
+
+
+@contextmanager
+def gunicorn(*, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """Serve the app on a free loopback port until the block ends; the server's stderr is
+    on the yielded object afterwards (a Traceback there means a server error)."""
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SSL_REDIRECT": "0",  # plain HTTP on loopback
+        "DJANGO_SECRET_KEY": "live-test-only",
+        "DJANGO_STATICFILES_STORAGE": "django.contrib.staticfiles.storage.StaticFilesStorage",
+        "REDIS_URL": "",
+        **(env or {}),
+    }
+    process = subprocess.Popen(
+        [str(BIN / "gunicorn"), "registry.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+         "--no-control-socket", "--timeout", "60", "--log-level", "warning"],
+        cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    server = Server(url=f"http://127.0.0.1:{port}")
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{server.url}/healthz", timeout=1)  # noqa: S310 - loopback
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("gunicorn did not start")
+        yield server
+    finally:
+        process.terminate()
+        try:
+            _, err = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, err = process.communicate()
+        server.stderr = err or b""
