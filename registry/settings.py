@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -50,10 +52,17 @@ def env_list(name: str, default: str) -> list[str]:
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
+# Offline management commands that sign nothing and serve nobody (the migration check,
+# static collection, schema generation) run without a secret: they get a random key that
+# dies with the process.
+OFFLINE_COMMANDS = frozenset({"makemigrations", "collectstatic", "spectacular"})
+
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
     if DEBUG:
         SECRET_KEY = "dev-only-insecure-key-never-use-in-production"  # noqa: S105
+    elif len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" and sys.argv[1] in OFFLINE_COMMANDS:
+        SECRET_KEY = secrets.token_urlsafe(50)
     else:
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY is not set. Set it to a long random value in production "

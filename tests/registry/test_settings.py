@@ -75,3 +75,22 @@ def test_a_malformed_boolean_is_refused():
     result = run({"DJANGO_DEBUG": "maybe"})
     assert result.returncode != 0
     assert "DJANGO_DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_offline_commands_run_without_a_secret_but_serving_commands_do_not():
+    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
+    offline = subprocess.run(
+        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
+        cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert offline.returncode == 0, offline.stderr[-2000:]
+    serving = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--plan"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert serving.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in serving.stderr
