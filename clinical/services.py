@@ -156,11 +156,14 @@ def _decimal(raw: Any, field: str, errors: dict[str, list[str]], label: str) -> 
 
 
 def _fmt(d: Decimal | None) -> str:
+    """A number for a message: up to 3 decimals; huge or tiny input (as typed or sent by a
+    client) in scientific notation instead of overflowing the Decimal context."""
     if d is None:
         return "-"
+    if d and (abs(d) >= Decimal("1e12") or abs(d) < Decimal("1e-3")):
+        return format(d, ".6g")
     q = d.quantize(Decimal("0.001")) if abs(d) < 1000 else d.quantize(Decimal("1"))
-    text = format(q.normalize(), "f")
-    return text
+    return format(q.normalize(), "f")
 
 
 def lab_validate(

@@ -130,3 +130,13 @@ def test_update_to_an_implausible_value_changes_nothing(clinician_a, patient_a):
     lab.refresh_from_db()
     assert lab.value == Decimal("3") and lab.version == 1
     assert AuditEvent.objects.count() == audits
+
+
+@pytest.mark.parametrize("value", ["1.7721027822372518e+169", "-3.3e-197", "6.6e16"])
+def test_huge_and_tiny_numbers_get_a_clear_message_not_a_crash(value):
+    with pytest.raises(ValidationError) as exc:
+        services.lab_validate(analyte="triglycerides", value=value, unit="mg/dL", collected_on=dt.date(2024, 1, 1))
+    assert "implausible" in " ".join(exc.value.message_dict["value"])
+    with pytest.raises(ValidationError) as exc:
+        services.visit_validate({"visit_date": dt.date(2024, 1, 1), "waist_cm": value, "dxa_arm_fat_pct": value})
+    assert "implausible" in " ".join(exc.value.message_dict["waist_cm"])
