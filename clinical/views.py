@@ -147,6 +147,7 @@ def patient_labs(request: HttpRequest, public_id) -> HttpResponse:
     """Every lab result of the patient, filtered by analyte and date range, paginated,
     in the user's units with flags and the value as reported."""
     patient = access.patient_for_user(request.user, public_id)
+    audit_record(user=request.user, action=AuditEvent.Action.VIEW, obj=patient, patient=patient)
     filt = f.LabFilterForm(request.GET or None)
     d = filt.cleaned_data if filt.is_bound and filt.is_valid() else {}
     qs = selectors.patient_labs(

@@ -110,8 +110,17 @@ def test_other_site_404_anonymous_login_researcher_reads_without_edit_links(
 def test_query_count_is_fixed(client, clinician_a, patient_a, results, django_assert_num_queries):
     client.force_login(clinician_a)
     client.get(labs_url(patient_a))
-    # session, user, memberships (scope), patient, count, page of results (+ visit join),
-    # header: critical alert count, sites; session save (savepoint, update, release)
-    with django_assert_num_queries(11):
+    # session, user, memberships (scope), patient, view audit row, count, page of results
+    # (+ visit join), header: critical alert count, sites; session save (savepoint, update, release)
+    with django_assert_num_queries(12):
         resp = client.get(labs_url(patient_a, "analyte=triglycerides&page=1"))
     assert len(resp.context["rows"]) == 30
+
+
+def test_viewing_the_lab_page_is_audited(client, clinician_a, patient_a):
+    from registry.models import AuditEvent
+
+    client.force_login(clinician_a)
+    client.get(labs_url(patient_a))
+    event = AuditEvent.objects.filter(action="view", patient=patient_a).latest("id")
+    assert event.user == clinician_a
