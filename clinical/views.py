@@ -308,7 +308,7 @@ def _conflict(obj, exc: services.ConflictError, mine: dict[str, Any], labels: di
         if isinstance(yours, Decimal) or (yours_text and saved_text):
             try:
                 same = Decimal(saved_text) == Decimal(yours_text)
-            except Exception:
+            except ArithmeticError:  # not numbers (dates, text): compare as typed
                 same = saved_text == yours_text
         else:
             same = saved_text == yours_text
