@@ -145,7 +145,10 @@ class VisitForm(VisitFieldsForm):
         self.fields["site"].to_field_name = "code"
 
 
-class VisitEditForm(VisitFieldsForm):
+class ChangeFields(forms.Form):
+    """What every edit of a saved record carries: the version the user loaded (optimistic
+    concurrency) and the reason for change (the service requires it and audits it)."""
+
     version = forms.IntegerField(widget=forms.HiddenInput)
     change_reason = forms.CharField(
         label="Reason for change",
@@ -154,6 +157,10 @@ class VisitEditForm(VisitFieldsForm):
         help_text="Required: recorded in the audit trail.",
         widget=forms.TextInput(attrs={"required": True}),
     )
+
+
+class VisitEditForm(VisitFieldsForm, ChangeFields):
+    pass
 
 
 class LabRowForm(A11yFormMixin, forms.Form):
@@ -255,26 +262,14 @@ class LabForm(A11yFormMixin, forms.Form):
         }
 
 
-class LabEditForm(LabForm):
-    version = forms.IntegerField(widget=forms.HiddenInput)
-    change_reason = forms.CharField(
-        label="Reason for change",
-        required=False,
-        max_length=500,
-        help_text="Required: recorded in the audit trail.",
-        widget=forms.TextInput(attrs={"required": True}),
-    )
+class LabEditForm(LabForm, ChangeFields):
+    pass
 
 
-class LabDeleteForm(A11yFormMixin, forms.Form):
-    version = forms.IntegerField(widget=forms.HiddenInput)
-    change_reason = forms.CharField(
-        label="Reason for deletion",
-        required=False,
-        max_length=500,
-        help_text="Required: recorded in the audit trail.",
-        widget=forms.TextInput(attrs={"required": True}),
-    )
+class LabDeleteForm(A11yFormMixin, ChangeFields):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["change_reason"].label = "Reason for deletion"
 
 
 # --- treatment courses ------------------------------------------------------------------
