@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
 
-from clinical import catalogue, trends
+from clinical import catalogue, formatting, trends
 
 D = Decimal
 T = catalogue.THRESHOLDS
@@ -118,34 +118,9 @@ class AlertCandidate:
 # --------------------------------------------------------------------------------------
 
 
-def _s(value: Decimal) -> str:
-    """A Decimal as a JSON-safe string without exponent."""
-    return format(D(value).normalize(), "f")
-
-
-def _trim(value: Decimal, places: int) -> str:
-    q = D(value).quantize(D(1).scaleb(-places)) if places > 0 else D(value).quantize(D(1))
-    text = format(q, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
-
-
 def format_value(analyte: str, canonical: Decimal | str, unit_system: str) -> str:
-    """``canonical`` shown in the unit of ``unit_system`` with the analyte's decimals."""
-    info = catalogue.ANALYTES[analyte]
-    conv = info.display_unit(unit_system if unit_system in catalogue.UNIT_SYSTEMS else catalogue.CONVENTIONAL)
-    shown = conv.from_canonical(D(canonical))
-    places = info.decimals_for(conv.unit)
-    q = shown.quantize(D(1).scaleb(-places)) if places > 0 else shown.quantize(D(1))
-    return f"{format(q, 'f')} {conv.unit}"
-
-
-def format_threshold(analyte: str, canonical: Decimal | str, unit_system: str) -> str:
-    """A threshold: up to 3 decimals so that 5.645 mmol/L is not shown as 5.65."""
-    info = catalogue.ANALYTES[analyte]
-    conv = info.display_unit(unit_system if unit_system in catalogue.UNIT_SYSTEMS else catalogue.CONVENTIONAL)
-    return f"{_trim(conv.from_canonical(D(canonical)), 3)} {conv.unit}"
+    """A value or threshold with its unit, as every other surface shows it."""
+    return formatting.format_measure(canonical, analyte=analyte, system=unit_system)
 
 
 def _date(iso: str | None) -> str:
@@ -162,7 +137,12 @@ def _name(analyte: str) -> str:
 
 
 def _lab_params(lab: Lab, **extra: Any) -> dict[str, Any]:
-    return {"analyte": lab.analyte, "value": _s(lab.canonical), "collected_on": lab.collected_on.isoformat(), **extra}
+    return {
+        "analyte": lab.analyte,
+        "value": formatting.plain(lab.canonical),
+        "collected_on": lab.collected_on.isoformat(),
+        **extra,
+    }
 
 
 def rule_triglycerides(record: PatientRecord) -> list[AlertCandidate]:
@@ -172,12 +152,20 @@ def rule_triglycerides(record: PatientRecord) -> list[AlertCandidate]:
     for lab in record.labs_of("triglycerides"):
         if lab.canonical >= severe:
             out.append(
-                AlertCandidate("TG_SEVERE", f"lab:{lab.key}", _lab_params(lab, threshold=_s(severe)), lab.collected_on)
+                AlertCandidate(
+                    "TG_SEVERE",
+                    f"lab:{lab.key}",
+                    _lab_params(lab, threshold=formatting.plain(severe)),
+                    lab.collected_on,
+                )
             )
         elif lab.canonical >= very_high:
             out.append(
                 AlertCandidate(
-                    "TG_VERY_HIGH", f"lab:{lab.key}", _lab_params(lab, threshold=_s(very_high)), lab.collected_on
+                    "TG_VERY_HIGH",
+                    f"lab:{lab.key}",
+                    _lab_params(lab, threshold=formatting.plain(very_high)),
+                    lab.collected_on,
                 )
             )
     return out
@@ -190,11 +178,18 @@ def rule_glucose(record: PatientRecord) -> list[AlertCandidate]:
     for lab in record.labs_of("glucose"):
         if lab.canonical < hypo:
             out.append(
-                AlertCandidate("HYPOGLYCEMIA", f"lab:{lab.key}", _lab_params(lab, threshold=_s(hypo)), lab.collected_on)
+                AlertCandidate(
+                    "HYPOGLYCEMIA",
+                    f"lab:{lab.key}",
+                    _lab_params(lab, threshold=formatting.plain(hypo)),
+                    lab.collected_on,
+                )
             )
         elif lab.canonical < low:
             out.append(
-                AlertCandidate("LOW_GLUCOSE", f"lab:{lab.key}", _lab_params(lab, threshold=_s(low)), lab.collected_on)
+                AlertCandidate(
+                    "LOW_GLUCOSE", f"lab:{lab.key}", _lab_params(lab, threshold=formatting.plain(low)), lab.collected_on
+                )
             )
     return out
 
@@ -236,7 +231,12 @@ def rule_liver(record: PatientRecord) -> list[AlertCandidate]:
             if uln is None:
                 continue
             out.append(
-                AlertCandidate("LIVER_ENZYMES_HIGH", f"lab:{lab.key}", _lab_params(lab, uln=_s(uln)), lab.collected_on)
+                AlertCandidate(
+                    "LIVER_ENZYMES_HIGH",
+                    f"lab:{lab.key}",
+                    _lab_params(lab, uln=formatting.plain(uln)),
+                    lab.collected_on,
+                )
             )
             near = [(b, bu) for b, bu in high_bili if abs((b.collected_on - lab.collected_on).days) <= window]
             if near:
@@ -250,9 +250,9 @@ def rule_liver(record: PatientRecord) -> list[AlertCandidate]:
                         f"lab:{lab.key}",
                         _lab_params(
                             lab,
-                            uln=_s(uln),
-                            bilirubin=_s(b.canonical),
-                            bilirubin_uln=_s(bu),
+                            uln=formatting.plain(uln),
+                            bilirubin=formatting.plain(b.canonical),
+                            bilirubin_uln=formatting.plain(bu),
                             bilirubin_on=b.collected_on.isoformat(),
                         ),
                         lab.collected_on,
@@ -308,10 +308,10 @@ def rule_dose_above_max(record: PatientRecord) -> list[AlertCandidate]:
                         "METRELEPTIN_DOSE_ABOVE_MAX",
                         f"dose:{dose.key}",
                         {
-                            "dose": _s(dose.dose),
+                            "dose": formatting.plain(dose.dose),
                             "effective_date": dose.effective_date.isoformat(),
-                            "weight_kg": _s(weight) if weight is not None else None,
-                            "max_mg": _s(limit),
+                            "weight_kg": formatting.plain(weight) if weight is not None else None,
+                            "max_mg": formatting.plain(limit),
                         },
                         dose.effective_date,
                     )
@@ -342,9 +342,9 @@ def rule_loss_of_effect(record: PatientRecord) -> list[AlertCandidate]:
             latest, nadir = hba1c[-1], min(hba1c, key=lambda lab: lab.canonical)
             if latest.canonical - nadir.canonical >= hba1c_rise:
                 params["hba1c"] = {
-                    "value": _s(latest.canonical),
+                    "value": formatting.plain(latest.canonical),
                     "on": latest.collected_on.isoformat(),
-                    "nadir": _s(nadir.canonical),
+                    "nadir": formatting.plain(nadir.canonical),
                     "nadir_on": nadir.collected_on.isoformat(),
                 }
         tg = _on_treatment(record.labs_of("triglycerides"), course, record.today)
@@ -356,9 +356,9 @@ def rule_loss_of_effect(record: PatientRecord) -> list[AlertCandidate]:
                 and latest.canonical >= tg_floor
             ):
                 params["triglycerides"] = {
-                    "value": _s(latest.canonical),
+                    "value": formatting.plain(latest.canonical),
                     "on": latest.collected_on.isoformat(),
-                    "nadir": _s(nadir.canonical),
+                    "nadir": formatting.plain(nadir.canonical),
                     "nadir_on": nadir.collected_on.isoformat(),
                 }
         if "hba1c" in params or "triglycerides" in params:
@@ -391,8 +391,10 @@ def rule_non_response(record: PatientRecord) -> list[AlertCandidate]:
                     f"course:{course.key}",
                     {
                         "start_date": course.start_date.isoformat(),
-                        "hba1c_change": _s(response.hba1c_change) if response.hba1c_change is not None else None,
-                        "tg_percent_change": _s(response.tg_percent_change.quantize(D("0.1")))
+                        "hba1c_change": formatting.plain(response.hba1c_change)
+                        if response.hba1c_change is not None
+                        else None,
+                        "tg_percent_change": formatting.plain(response.tg_percent_change.quantize(D("0.1")))
                         if response.tg_percent_change is not None
                         else None,
                     },
@@ -417,7 +419,9 @@ def rule_tg_after_stop(record: PatientRecord) -> list[AlertCandidate]:
                     AlertCandidate(
                         "TG_AFTER_STOP",
                         f"lab:{lab.key}",
-                        _lab_params(lab, threshold=_s(threshold), end_date=course.end_date.isoformat(), days=days),  # type: ignore[union-attr]
+                        _lab_params(
+                            lab, threshold=formatting.plain(threshold), end_date=course.end_date.isoformat(), days=days
+                        ),  # type: ignore[union-attr]
                         lab.collected_on,
                     )
                 )
@@ -450,11 +454,11 @@ def rule_weight_loss(record: PatientRecord) -> list[AlertCandidate]:
                         "WEIGHT_LOSS",
                         f"visit:{later.key}",
                         {
-                            "from_kg": _s(top.kg),
+                            "from_kg": formatting.plain(top.kg),
                             "from_on": top.on.isoformat(),
-                            "to_kg": _s(later.kg),
+                            "to_kg": formatting.plain(later.kg),
                             "to_on": later.on.isoformat(),
-                            "percent": _s(fall),
+                            "percent": formatting.plain(fall),
                         },
                         later.on,
                     )
@@ -523,7 +527,7 @@ def rule_unit_error(record: PatientRecord) -> list[AlertCandidate]:
                     AlertCandidate(
                         "POSSIBLE_UNIT_ERROR",
                         f"lab:{lab.key}",
-                        _lab_params(lab, median=_s(median), n_prior=len(prior)),
+                        _lab_params(lab, median=formatting.plain(median), n_prior=len(prior)),
                         lab.collected_on,
                     )
                 )
@@ -537,7 +541,7 @@ def rule_unit_error(record: PatientRecord) -> list[AlertCandidate]:
 
 def _msg_tg(p: Mapping[str, Any], u: str, rule: str) -> str:
     value = format_value("triglycerides", p["value"], u)
-    limit = format_threshold("triglycerides", p["threshold"], u)
+    limit = format_value("triglycerides", p["threshold"], u)
     if rule == "TG_SEVERE":
         return (
             f"Triglycerides {value} on {_date(p.get('collected_on'))}, at or above {limit}: risk of acute pancreatitis."
@@ -547,7 +551,7 @@ def _msg_tg(p: Mapping[str, Any], u: str, rule: str) -> str:
 
 def _msg_glucose(p: Mapping[str, Any], u: str, rule: str) -> str:
     value = format_value("glucose", p["value"], u)
-    limit = format_threshold("glucose", p["threshold"], u)
+    limit = format_value("glucose", p["threshold"], u)
     if rule == "HYPOGLYCEMIA":
         return (
             f"Glucose {value} on {_date(p.get('collected_on'))}, below {limit}: clinically significant hypoglycaemia."
@@ -559,7 +563,7 @@ def _msg_liver(p: Mapping[str, Any], u: str) -> str:
     a = p["analyte"]
     return (
         f"{_name(a)} {format_value(a, p['value'], u)} on {_date(p.get('collected_on'))} is above "
-        f"{_trim(T['LIVER_ENZYME_X_ULN'].value, 1)} x the upper reference limit ({format_value(a, p['uln'], u)})."
+        f"{formatting.format_number(T['LIVER_ENZYME_X_ULN'].value, 1)} x the upper reference limit ({format_value(a, p['uln'], u)})."
     )
 
 
@@ -567,9 +571,9 @@ def _msg_hys(p: Mapping[str, Any], u: str) -> str:
     a = p["analyte"]
     return (
         f"{_name(a)} {format_value(a, p['value'], u)} on {_date(p.get('collected_on'))} (> "
-        f"{_trim(T['LIVER_ENZYME_X_ULN'].value, 1)} x ULN {format_value(a, p['uln'], u)}) with total bilirubin "
+        f"{formatting.format_number(T['LIVER_ENZYME_X_ULN'].value, 1)} x ULN {format_value(a, p['uln'], u)}) with total bilirubin "
         f"{format_value('bilirubin_total', p['bilirubin'], u)} on {_date(p.get('bilirubin_on'))} (> "
-        f"{_trim(T['HYS_LAW_BILIRUBIN_X_ULN'].value, 1)} x ULN {format_value('bilirubin_total', p['bilirubin_uln'], u)}): "
+        f"{formatting.format_number(T['HYS_LAW_BILIRUBIN_X_ULN'].value, 1)} x ULN {format_value('bilirubin_total', p['bilirubin_uln'], u)}): "
         "possible drug-induced liver injury (Hy's law)."
     )
 
@@ -589,10 +593,10 @@ def _msg_dose(p: Mapping[str, Any], u: str) -> str:
     weight = f" at {p['weight_kg']} kg" if p.get("weight_kg") else " (no weight recorded)"
     per_kg = ""
     if p.get("weight_kg"):
-        per_kg = f" ({_trim(D(p['dose']) / D(p['weight_kg']), 3)} mg/kg/day)"
+        per_kg = f" ({formatting.format_number(D(p['dose']) / D(p['weight_kg']), 3)} mg/kg/day)"
     return (
         f"Metreleptin {p['dose']} mg/day{per_kg} from {_date(p.get('effective_date'))} is above the label maximum "
-        f"of {_trim(D(p['max_mg']), 2)} mg/day{weight}."
+        f"of {formatting.format_number(D(p['max_mg']), 2)} mg/day{weight}."
     )
 
 
@@ -600,7 +604,7 @@ def _msg_loss(p: Mapping[str, Any], u: str) -> str:
     parts = []
     if p.get("hba1c"):
         h = p["hba1c"]
-        rise = _trim(D(h["value"]) - D(h["nadir"]), 1)
+        rise = formatting.format_number(D(h["value"]) - D(h["nadir"]), 1)
         parts.append(
             f"HbA1c {format_value('hba1c', h['value'], u)} on {h['on']} is {rise} %-points above its on-treatment "
             f"nadir {format_value('hba1c', h['nadir'], u)} ({h['nadir_on']})"
@@ -609,7 +613,7 @@ def _msg_loss(p: Mapping[str, Any], u: str) -> str:
         t = p["triglycerides"]
         with localcontext() as ctx:
             ctx.prec = 28
-            pct = _trim((D(t["value"]) - D(t["nadir"])) * 100 / D(t["nadir"]), 0)
+            pct = formatting.format_number((D(t["value"]) - D(t["nadir"])) * 100 / D(t["nadir"]), 0)
         parts.append(
             f"triglycerides {format_value('triglycerides', t['value'], u)} on {t['on']} are {pct} % above their "
             f"on-treatment nadir {format_value('triglycerides', t['nadir'], u)} ({t['nadir_on']})"
@@ -624,9 +628,9 @@ def _msg_loss(p: Mapping[str, Any], u: str) -> str:
 def _msg_non_response(p: Mapping[str, Any], u: str) -> str:
     bits = []
     if p.get("hba1c_change") is not None:
-        bits.append(f"HbA1c change {_trim(D(p['hba1c_change']), 1)} %-points")
+        bits.append(f"HbA1c change {formatting.format_number(D(p['hba1c_change']), 1)} %-points")
     if p.get("tg_percent_change") is not None:
-        bits.append(f"triglyceride change {_trim(D(p['tg_percent_change']), 0)} %")
+        bits.append(f"triglyceride change {formatting.format_number(D(p['tg_percent_change']), 0)} %")
     return f"No metreleptin response at month 12 (course from {_date(p.get('start_date'))}): " + ", ".join(bits) + "."
 
 
@@ -634,7 +638,7 @@ def _msg_after_stop(p: Mapping[str, Any], u: str) -> str:
     return (
         f"Triglycerides {format_value('triglycerides', p['value'], u)} on {_date(p.get('collected_on'))}, "
         f"{p.get('days')} days after metreleptin stopped ({_date(p.get('end_date'))}), at or above "
-        f"{format_threshold('triglycerides', p['threshold'], u)}: rebound hypertriglyceridaemia, pancreatitis risk."
+        f"{format_value('triglycerides', p['threshold'], u)}: rebound hypertriglyceridaemia, pancreatitis risk."
     )
 
 
@@ -662,7 +666,7 @@ def _msg_unit(p: Mapping[str, Any], u: str) -> str:
     a = p["analyte"]
     return (
         f"{_name(a)} {format_value(a, p['value'], u)} on {_date(p.get('collected_on'))} differs by "
-        f"{_trim(T['UNIT_ERROR_RATIO'].value, 0)} x or more from the median {format_value(a, p['median'], u)} of "
+        f"{formatting.format_number(T['UNIT_ERROR_RATIO'].value, 0)} x or more from the median {format_value(a, p['median'], u)} of "
         f"{p.get('n_prior')} previous values: check the unit."
     )
 

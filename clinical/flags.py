@@ -10,9 +10,9 @@ that RULES.md section 2 marks critical for a single value (``TG_SEVERE``,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-from clinical import catalogue
+from clinical import catalogue, formatting
 
 LOW = "L"
 HIGH = "H"
@@ -98,13 +98,8 @@ def lab_flag(
 
 
 def display_value(*, analyte: str, canonical: Decimal, system: str) -> tuple[str, str]:
-    """The value as text in the user's unit system, rounded to the analyte's decimals."""
-    info = catalogue.ANALYTES[analyte]
-    conv = info.display_unit(system if system in catalogue.UNIT_SYSTEMS else catalogue.CONVENTIONAL)
-    shown = conv.from_canonical(Decimal(canonical))
-    places = info.decimals_for(conv.unit)
-    quantum = Decimal(1).scaleb(-places)
-    return format(shown.quantize(quantum, rounding=ROUND_HALF_UP), "f"), conv.unit
+    """The value as text in the user's unit system (see ``formatting.to_display``)."""
+    return formatting.to_display(canonical, analyte=analyte, system=system)
 
 
 @dataclass(frozen=True)
@@ -128,7 +123,7 @@ class ShownLab:
 def show_lab(result, *, sex: str, system: str) -> ShownLab:
     """Display form of a LabResult-like object (analyte, canonical_value, unit, value,
     fasting, reference_low/high, collected_on, public_id)."""
-    text, unit = display_value(analyte=result.analyte, canonical=result.canonical_value, system=system)
+    text, unit = formatting.to_display(result.canonical_value, analyte=result.analyte, system=system)
     flag = lab_flag(
         analyte=result.analyte,
         canonical=result.canonical_value,
@@ -140,7 +135,7 @@ def show_lab(result, *, sex: str, system: str) -> ShownLab:
     )
     reported = ""
     if catalogue.normalise_unit(result.unit) != catalogue.normalise_unit(unit):
-        reported = f"{format(Decimal(result.value).normalize(), 'f')} {result.unit}"
+        reported = f"{formatting.plain(result.value)} {result.unit}"
     return ShownLab(
         analyte=result.analyte,
         name=catalogue.ANALYTES[result.analyte].name,
