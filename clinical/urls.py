@@ -1,21 +1,29 @@
-from django.urls import include, path
+"""Every URL of the clinician screens (the API's are in ``clinical/api/urls.py``)."""
 
-from clinical import alert_views, views
+from __future__ import annotations
+
+from django.urls import path
+
+from clinical.views import alerts, chart, imports, labs, patients, treatments, visits
 
 urlpatterns = [
-    path("patients/", views.patient_list, name="patient-list"),
-    path("alerts/", alert_views.alert_worklist, name="alert-worklist"),
-    path("alerts/<uuid:public_id>/acknowledge/", alert_views.alert_acknowledge, name="alert-acknowledge"),
-    path("imports/labs/", include("clinical.import_views")),
-    path("patients/<uuid:public_id>/", views.patient_chart, name="patient-chart"),
-    path("patients/<uuid:public_id>/history/", views.patient_history, name="patient-history"),
-    path("patients/<uuid:public_id>/visits/new/", views.visit_new, name="visit-new"),
-    path("patients/<uuid:public_id>/labs/", views.patient_labs, name="patient-labs"),
-    path("patients/<uuid:public_id>/labs/new/", views.lab_new, name="lab-new"),
-    path("patients/<uuid:public_id>/treatments/new/", views.course_new, name="course-new"),
-    path("visits/<uuid:public_id>/edit/", views.visit_edit, name="visit-edit"),
-    path("labs/<uuid:public_id>/edit/", views.lab_edit, name="lab-edit"),
-    path("labs/<uuid:public_id>/delete/", views.lab_delete, name="lab-delete"),
-    path("treatments/<uuid:public_id>/doses/new/", views.dose_new, name="dose-new"),
-    path("treatments/<uuid:public_id>/stop/", views.course_stop, name="course-stop"),
+    path("patients/", patients.patient_list, name="patient-list"),
+    path("alerts/", alerts.alert_worklist, name="alert-worklist"),
+    path("alerts/<uuid:public_id>/acknowledge/", alerts.alert_acknowledge, name="alert-acknowledge"),
+    path("imports/labs/", imports.lab_import_upload, name="lab-import"),
+    path("imports/labs/template.csv", imports.lab_import_template, name="lab-import-template"),
+    path("imports/labs/<uuid:import_id>/", imports.lab_import_preview, name="lab-import-preview"),
+    path("imports/labs/<uuid:import_id>/confirm/", imports.lab_import_confirm, name="lab-import-confirm"),
+    path("imports/labs/<uuid:import_id>/discard/", imports.lab_import_discard, name="lab-import-discard"),
+    path("patients/<uuid:public_id>/", chart.patient_chart, name="patient-chart"),
+    path("patients/<uuid:public_id>/history/", patients.patient_history, name="patient-history"),
+    path("patients/<uuid:public_id>/visits/new/", visits.visit_new, name="visit-new"),
+    path("patients/<uuid:public_id>/labs/", labs.patient_labs, name="patient-labs"),
+    path("patients/<uuid:public_id>/labs/new/", labs.lab_new, name="lab-new"),
+    path("patients/<uuid:public_id>/treatments/new/", treatments.course_new, name="course-new"),
+    path("visits/<uuid:public_id>/edit/", visits.visit_edit, name="visit-edit"),
+    path("labs/<uuid:public_id>/edit/", labs.lab_edit, name="lab-edit"),
+    path("labs/<uuid:public_id>/delete/", labs.lab_delete, name="lab-delete"),
+    path("treatments/<uuid:public_id>/doses/new/", treatments.dose_new, name="dose-new"),
+    path("treatments/<uuid:public_id>/stop/", treatments.course_stop, name="course-stop"),
 ]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from registry.models import CLINICAL_ROLES, WRITE_ROLES, Membership, Patient, Role, Site
+from registry.models import CLINICAL_ROLES, WRITE_ROLES, Membership, Patient, PatientIdentity, Role, Site
 
 if TYPE_CHECKING:  # pragma: no cover
     from registry.models import User
@@ -82,6 +82,61 @@ def sites_for_user(user: User, *, write: bool = False) -> QuerySet[Site]:
         return Site.objects.all()
     ids = scope.write_site_ids if write else scope.read_site_ids
     return Site.objects.filter(id__in=ids)
+
+
+def lead_site_ids(user: User) -> set[int]:
+    """The sites whose members ``user`` manages as their site lead."""
+    return {site_id for site_id, role in scope_for(user).roles.items() if role == Role.SITE_LEAD}
+
+
+def manages_registry(user: User) -> bool:
+    """Superusers and registry administrators manage sites and users."""
+    return scope_for(user).all_sites
+
+
+def lead_sites(user: User) -> QuerySet[Site]:
+    return Site.objects.filter(id__in=lead_site_ids(user))
+
+
+def users_managed_by(user: User, users: QuerySet) -> QuerySet:
+    """``users`` narrowed to those ``user`` manages: everyone for a registry administrator,
+    the members of their sites for a site lead, nobody otherwise."""
+    if manages_registry(user):
+        return users
+    return users.filter(memberships__site_id__in=lead_site_ids(user)).distinct()
+
+
+def memberships_managed_by(user: User, memberships: QuerySet[Membership]) -> QuerySet[Membership]:
+    if manages_registry(user):
+        return memberships
+    return memberships.filter(site_id__in=lead_site_ids(user))
+
+
+def memberships_of(user: User) -> QuerySet[Membership]:
+    """The user's own memberships (their profile page)."""
+    return Membership.objects.filter(user=user).select_related("site").order_by("site__code")
+
+
+def at_site_code(qs: QuerySet, code: str, *, via: str = "") -> QuerySet:
+    """Narrow an already scoped queryset of patients (or of rows reached from a patient
+    through ``via``, e.g. ``"patient__"``) to one home site code: a filter the user asked
+    for, never a grant (the scope was applied before)."""
+    return qs.filter(**{f"{via}home_site__code": code})
+
+
+def at_sites(qs: QuerySet, sites, *, via: str = "") -> QuerySet:
+    """Patients (or rows reached through ``via``) whose home site is one of ``sites``:
+    for jobs that work on named sites, such as the demo seed."""
+    return qs.filter(**{f"{via}home_site__in": sites})
+
+
+def identities_at_site(site: Site) -> QuerySet[PatientIdentity]:
+    """The identities registered at one site (MRN uniqueness is per site)."""
+    return PatientIdentity.objects.filter(site=site)
+
+
+def identities_at_sites(sites) -> QuerySet[PatientIdentity]:
+    return PatientIdentity.objects.filter(site__in=sites)
 
 
 def site_for_user(user: User, code: str, *, write: bool = False) -> Site:
@@ -161,35 +216,38 @@ def is_researcher_only(user: User) -> bool:
 # --- records under a patient ------------------------------------------------------------
 
 
-def _scoped(model, user: User, *, write: bool = False, patient_path: str = "patient"):
+def records_for_user(model, user: User, *, write: bool = False, patient_path: str = "patient"):
+    """Rows of ``model`` that belong to the patients ``user`` may read (or write)."""
     return model.objects.filter(**{f"{patient_path}__in": patients_for_user(user, write=write)})
 
 
 def visits_for_user(user: User, *, write: bool = False):
     from clinical.models import Visit
 
-    return _scoped(Visit, user, write=write)
+    return records_for_user(Visit, user, write=write)
 
 
 def labs_for_user(user: User, *, write: bool = False):
     from clinical.models import LabResult
 
-    return _scoped(LabResult, user, write=write)
+    return records_for_user(LabResult, user, write=write)
 
 
 def courses_for_user(user: User, *, write: bool = False):
     from clinical.models import TreatmentCourse
 
-    return _scoped(TreatmentCourse, user, write=write)
+    return records_for_user(TreatmentCourse, user, write=write)
 
 
 def alerts_for_user(user: User, *, write: bool = False):
     from clinical.models import Alert
 
-    return _scoped(Alert, user, write=write)
+    return records_for_user(Alert, user, write=write)
 
 
-def _one(qs, public_id, what: str):
+def one_or_404(qs, public_id, what: str):
+    """One row of an already scoped queryset by public id; a malformed id, another
+    site's row and no row at all are the same 404."""
     from django.core.exceptions import ValidationError
 
     try:
@@ -199,16 +257,24 @@ def _one(qs, public_id, what: str):
 
 
 def visit_for_user(user: User, public_id, *, write: bool = False):
-    return _one(visits_for_user(user, write=write).select_related("patient"), public_id, "visit")
+    return one_or_404(visits_for_user(user, write=write).select_related("patient"), public_id, "visit")
 
 
 def lab_for_user(user: User, public_id, *, write: bool = False):
-    return _one(labs_for_user(user, write=write).select_related("patient"), public_id, "lab result")
+    return one_or_404(labs_for_user(user, write=write).select_related("patient"), public_id, "lab result")
 
 
 def course_for_user(user: User, public_id, *, write: bool = False):
-    return _one(courses_for_user(user, write=write).select_related("patient"), public_id, "treatment course")
+    return one_or_404(courses_for_user(user, write=write).select_related("patient"), public_id, "treatment course")
 
 
 def alert_for_user(user: User, public_id, *, write: bool = False):
-    return _one(alerts_for_user(user, write=write).select_related("patient"), public_id, "alert")
+    return one_or_404(alerts_for_user(user, write=write).select_related("patient"), public_id, "alert")
+
+
+def lab_import_for_user(user: User, public_id):
+    """One of the user's own lab CSV uploads (never another user's, whatever the site),
+    without its content, or 404."""
+    from clinical.models import LabImport
+
+    return one_or_404(LabImport.objects.defer("content").filter(user=user), public_id, "import")

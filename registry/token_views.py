@@ -7,7 +7,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
 
 from registry.models import ApiToken
@@ -36,9 +35,3 @@ def token_revoke_view(request, token_id: int):
     token_revoke(token=token)
     messages.success(request, f"Token {token.name} ({token.prefix}...) revoked.")
     return redirect("api-tokens")
-
-
-urlpatterns = [
-    path("", token_list, name="api-tokens"),
-    path("<int:token_id>/revoke/", token_revoke_view, name="api-token-revoke"),
-]

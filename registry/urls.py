@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from registry import views
+from registry import token_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,7 +11,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/", include("registry.api.urls")),
-    path("profile/tokens/", include("registry.token_views")),
+    path("profile/tokens/", token_views.token_list, name="api-tokens"),
+    path("profile/tokens/<int:token_id>/revoke/", token_views.token_revoke_view, name="api-token-revoke"),
     path("profile/", views.profile, name="profile"),
     path("profile/units/", views.unit_switch, name="unit-switch"),
     path("patients/new/", views.patient_register, name="patient-register"),

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clinical import catalogue
 from clinical.forms import apply_errors, error_list, hpo_from_text, hpo_option
-from registry import access
+from registry import access, selectors
 from registry import services as registry_services
 from registry.forms import (
     ConsentForm,
@@ -56,7 +56,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         form.save()
         messages.success(request, "Preferences saved.")
         return redirect("profile")
-    memberships = request.user.memberships.select_related("site").order_by("site__code")
+    memberships = access.memberships_of(request.user)
     return render(
         request,
         "registry/profile.html",
@@ -242,7 +242,7 @@ def consent_page(request: HttpRequest, public_id) -> HttpResponse:
         else:
             messages.success(request, "Consent recorded." if bound is form else "Consent withdrawn.")
             return redirect("patient-chart", public_id=patient.public_id)
-    history = list(patient.consents.select_related("recorded_by").order_by("-consented_on", "-id"))
+    history = selectors.consent_history(patient=patient)
     in_force = history[0] if history and history[0].withdrawn_on is None else None
     return render(
         request,

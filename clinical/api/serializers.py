@@ -7,9 +7,30 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from clinical import catalogue, flags
+from clinical import catalogue, flags, formatting
+from clinical.alerts import render_alert_message
 from clinical.models import InjectionSiteFinding, LiverUltrasound, StopReason
 from registry.api.serializers import NumberField, StrictSerializer
+
+# --------------------------------------------------------------------------------------
+# Query strings
+# --------------------------------------------------------------------------------------
+
+
+class UnitsQuerySerializer(serializers.Serializer):
+    units = serializers.ChoiceField(choices=list(catalogue.UNIT_SYSTEMS), required=False)
+
+
+class LabQuerySerializer(UnitsQuerySerializer):
+    analyte = serializers.ChoiceField(choices=list(catalogue.ANALYTES), required=False)
+    from_date = serializers.DateField(required=False)
+    to_date = serializers.DateField(required=False)
+    ordering = serializers.ChoiceField(choices=["collected_on", "-collected_on"], required=False)
+
+
+class AlertQuerySerializer(UnitsQuerySerializer):
+    status = serializers.ChoiceField(choices=["open", "acknowledged", "resolved"], required=False)
+
 
 # --------------------------------------------------------------------------------------
 # Labs
@@ -60,8 +81,8 @@ class LabResultSerializer(serializers.Serializer):
         data = super().to_representation(lab)
         system = self.context.get("units")
         if system:
-            data["display_value"], data["display_unit"] = flags.display_value(
-                analyte=lab.analyte, canonical=lab.canonical_value, system=system
+            data["display_value"], data["display_unit"] = formatting.to_display(
+                lab.canonical_value, analyte=lab.analyte, system=system
             )
         else:
             data.pop("display_value", None)
@@ -87,10 +108,6 @@ class LabUpdateSerializer(StrictSerializer):
     fasting = serializers.BooleanField(required=False, allow_null=True)
     reference_low = NumberField(required=False)
     reference_high = NumberField(required=False)
-    change_reason = serializers.CharField(max_length=500)
-
-
-class LabDeleteSerializer(StrictSerializer):
     change_reason = serializers.CharField(max_length=500)
 
 
@@ -273,10 +290,6 @@ class AlertSerializer(serializers.Serializer):
     visit = serializers.SerializerMethodField()
 
     def get_message(self, alert) -> str:
-        try:
-            from clinical.alerts import render_alert_message
-        except ImportError:  # the alert engine is optional at import time
-            return alert.message
         if not alert.params:
             return alert.message
         return render_alert_message(alert.rule, alert.params, self.context.get("units") or catalogue.CONVENTIONAL)

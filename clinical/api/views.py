@@ -8,16 +8,16 @@ function. Detail responses carry an ETag; PUT/PATCH need If-Match.
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, parsers, serializers, status
+from rest_framework import exceptions, parsers, status
 from rest_framework.response import Response
 
-from clinical import alert_services, catalogue, imports
+from clinical import catalogue, imports, selectors
 from clinical import services as clinical_services
-from clinical.api import serializers as s
-from clinical.models import Alert, CourseResponse, LabImport, Source, TrendSnapshot
+from clinical.api import serializers
+from clinical.models import LabImport, Source
+from registry import access
 from registry.api.base import (
     ErrorSerializer,
     PayloadTooLarge,
@@ -31,24 +31,6 @@ PATIENT_ID = OpenApiParameter("patient_id", OpenApiTypes.UUID, OpenApiParameter.
 UNITS = OpenApiParameter(
     "units", str, enum=list(catalogue.UNIT_SYSTEMS), description="Add display values in this unit system"
 )
-
-
-def _object(qs, public_id, what: str):
-    try:
-        return qs.get(public_id=public_id)
-    except (qs.model.DoesNotExist, ValueError, TypeError) as exc:
-        raise Http404(f"No such {what}.") from exc
-
-
-class UnitsQuerySerializer(serializers.Serializer):
-    units = serializers.ChoiceField(choices=list(catalogue.UNIT_SYSTEMS), required=False)
-
-
-class LabQuerySerializer(UnitsQuerySerializer):
-    analyte = serializers.ChoiceField(choices=list(catalogue.ANALYTES), required=False)
-    from_date = serializers.DateField(required=False)
-    to_date = serializers.DateField(required=False)
-    ordering = serializers.ChoiceField(choices=["collected_on", "-collected_on"], required=False)
 
 
 def _query(serializer_class, request) -> dict:
@@ -79,39 +61,35 @@ class LabList(RegistryAPIView):
                 "ordering", str, enum=["collected_on", "-collected_on"], description="Default newest first"
             ),
         ],
-        responses=s.LabResultSerializer(many=True),
+        responses=serializers.LabResultSerializer(many=True),
         tags=["labs"],
         summary="Lab results of a patient",
     )
     def get(self, request, patient_id):
-        q = _query(LabQuerySerializer, request)
+        q = _query(serializers.LabQuerySerializer, request)
         patient = self.patient()
-        qs = patient.lab_results.select_related("patient", "visit")
-        if q.get("analyte"):
-            qs = qs.filter(analyte=q["analyte"])
-        if q.get("from_date"):
-            qs = qs.filter(collected_on__gte=q["from_date"])
-        if q.get("to_date"):
-            qs = qs.filter(collected_on__lte=q["to_date"])
-        return self.paginate(qs, s.LabResultSerializer, units=q.get("units"))
+        qs = selectors.patient_labs(
+            patient=patient, analyte=q.get("analyte", ""), date_from=q.get("from_date"), date_to=q.get("to_date")
+        )
+        return self.paginate(qs, serializers.LabResultSerializer, units=q.get("units"))
 
     @extend_schema(
         parameters=[PATIENT_ID, UNITS],
-        request=s.LabCreateSerializer,
-        responses={201: s.LabResultSerializer},
+        request=serializers.LabCreateSerializer,
+        responses={201: serializers.LabResultSerializer},
         tags=["labs"],
         summary="Record a lab result (validated like the form)",
     )
     def post(self, request, patient_id):
-        q = _query(UnitsQuerySerializer, request)
+        q = _query(serializers.UnitsQuerySerializer, request)
         patient = self.patient(write=True)
-        ser = s.LabCreateSerializer(data=request.data)
+        ser = serializers.LabCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         lab = clinical_services.lab_result_record(
             patient=patient, by=request.user, source=Source.API, **ser.validated_data
         )
-        lab = patient.lab_results.select_related("patient", "visit").get(pk=lab.pk)
-        body = s.LabResultSerializer(lab, context={"units": q.get("units")}).data
+        lab = selectors.patient_lab(patient=patient, public_id=lab.public_id)
+        body = serializers.LabResultSerializer(lab, context={"units": q.get("units")}).data
         return with_etag(Response(body, status=status.HTTP_201_CREATED), lab)
 
 
@@ -119,24 +97,27 @@ class LabDetail(RegistryAPIView):
     sends_etag = True
 
     def _lab(self, patient, lab_id):
-        return _object(patient.lab_results.select_related("patient", "visit"), lab_id, "lab result")
+        return selectors.patient_lab(patient=patient, public_id=lab_id)
 
     def _out(self, lab, units):
-        return with_etag(Response(s.LabResultSerializer(lab, context={"units": units}).data), lab)
+        return with_etag(Response(serializers.LabResultSerializer(lab, context={"units": units}).data), lab)
 
     @extend_schema(
-        parameters=[PATIENT_ID, UNITS], responses=s.LabResultSerializer, tags=["labs"], summary="Read a lab result"
+        parameters=[PATIENT_ID, UNITS],
+        responses=serializers.LabResultSerializer,
+        tags=["labs"],
+        summary="Read a lab result",
     )
     def get(self, request, patient_id, lab_id):
-        q = _query(UnitsQuerySerializer, request)
+        q = _query(serializers.UnitsQuerySerializer, request)
         return self._out(self._lab(self.patient(), lab_id), q.get("units"))
 
     def _update(self, request, lab_id, partial):
-        q = _query(UnitsQuerySerializer, request)
+        q = _query(serializers.UnitsQuerySerializer, request)
         patient = self.patient(write=True)
         lab = self._lab(patient, lab_id)
         version = expected_version(request)
-        ser = s.LabUpdateSerializer(data=request.data, partial=partial)
+        ser = serializers.LabUpdateSerializer(data=request.data, partial=partial)
         ser.is_valid(raise_exception=True)
         data = dict(ser.validated_data)
         reason = data.pop("change_reason", "")
@@ -147,8 +128,8 @@ class LabDetail(RegistryAPIView):
 
     @extend_schema(
         parameters=[PATIENT_ID, UNITS],
-        request=s.LabUpdateSerializer,
-        responses=s.LabResultSerializer,
+        request=serializers.LabUpdateSerializer,
+        responses=serializers.LabResultSerializer,
         tags=["labs"],
         summary="Replace a lab result (If-Match, change_reason)",
     )
@@ -157,8 +138,8 @@ class LabDetail(RegistryAPIView):
 
     @extend_schema(
         parameters=[PATIENT_ID, UNITS],
-        request=s.LabUpdateSerializer,
-        responses=s.LabResultSerializer,
+        request=serializers.LabUpdateSerializer,
+        responses=serializers.LabResultSerializer,
         tags=["labs"],
         summary="Correct a lab result (If-Match, change_reason)",
     )
@@ -193,59 +174,65 @@ class LabDetail(RegistryAPIView):
 class VisitList(RegistryAPIView):
     cursor_ordering = ("-visit_date", "-id")
 
-    @extend_schema(parameters=[PATIENT_ID], responses=s.VisitSerializer(many=True), tags=["visits"])
+    @extend_schema(parameters=[PATIENT_ID], responses=serializers.VisitSerializer(many=True), tags=["visits"])
     def get(self, request, patient_id):
-        return self.paginate(self.patient().visits.select_related("site"), s.VisitSerializer)
+        return self.paginate(selectors.patient_visits(patient=self.patient()), serializers.VisitSerializer)
 
     @extend_schema(
         parameters=[PATIENT_ID],
-        request=s.VisitCreateSerializer,
-        responses={201: s.VisitSerializer},
+        request=serializers.VisitCreateSerializer,
+        responses={201: serializers.VisitSerializer},
         tags=["visits"],
         summary="Record a visit, optionally with its lab panel",
     )
     def post(self, request, patient_id):
         patient = self.patient(write=True)
-        ser = s.VisitCreateSerializer(data=request.data)
+        ser = serializers.VisitCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         data = dict(ser.validated_data)
         labs = [clinical_services.LabEntry(**entry) for entry in data.pop("labs", [])]
         visit = clinical_services.visit_record(patient=patient, by=request.user, labs=labs, source=Source.API, **data)
-        visit = patient.visits.select_related("site").get(pk=visit.pk)
-        return with_etag(Response(s.VisitSerializer(visit).data, status=status.HTTP_201_CREATED), visit)
+        visit = selectors.patient_visit(patient=patient, public_id=visit.public_id)
+        return with_etag(Response(serializers.VisitSerializer(visit).data, status=status.HTTP_201_CREATED), visit)
 
 
 class VisitDetail(RegistryAPIView):
     sends_etag = True
 
     def _visit(self, patient, visit_id):
-        return _object(patient.visits.select_related("site"), visit_id, "visit")
+        return selectors.patient_visit(patient=patient, public_id=visit_id)
 
-    @extend_schema(parameters=[PATIENT_ID], responses=s.VisitSerializer, tags=["visits"])
+    @extend_schema(parameters=[PATIENT_ID], responses=serializers.VisitSerializer, tags=["visits"])
     def get(self, request, patient_id, visit_id):
         visit = self._visit(self.patient(), visit_id)
-        return with_etag(Response(s.VisitSerializer(visit).data), visit)
+        return with_etag(Response(serializers.VisitSerializer(visit).data), visit)
 
     def _update(self, request, visit_id, partial):
         patient = self.patient(write=True)
         visit = self._visit(patient, visit_id)
         version = expected_version(request)
-        ser = s.VisitUpdateSerializer(data=request.data, partial=partial)
+        ser = serializers.VisitUpdateSerializer(data=request.data, partial=partial)
         ser.is_valid(raise_exception=True)
         data = dict(ser.validated_data)
         reason = data.pop("change_reason", "")
         clinical_services.visit_update(visit=visit, by=request.user, reason=reason, expected_version=version, **data)
         visit = self._visit(patient, visit_id)
-        return with_etag(Response(s.VisitSerializer(visit).data), visit)
+        return with_etag(Response(serializers.VisitSerializer(visit).data), visit)
 
     @extend_schema(
-        parameters=[PATIENT_ID], request=s.VisitUpdateSerializer, responses=s.VisitSerializer, tags=["visits"]
+        parameters=[PATIENT_ID],
+        request=serializers.VisitUpdateSerializer,
+        responses=serializers.VisitSerializer,
+        tags=["visits"],
     )
     def put(self, request, patient_id, visit_id):
         return self._update(request, visit_id, partial=False)
 
     @extend_schema(
-        parameters=[PATIENT_ID], request=s.VisitUpdateSerializer, responses=s.VisitSerializer, tags=["visits"]
+        parameters=[PATIENT_ID],
+        request=serializers.VisitUpdateSerializer,
+        responses=serializers.VisitSerializer,
+        tags=["visits"],
     )
     def patch(self, request, patient_id, visit_id):
         return self._update(request, visit_id, partial=True)
@@ -259,43 +246,43 @@ class VisitDetail(RegistryAPIView):
 class TreatmentList(RegistryAPIView):
     cursor_ordering = ("-start_date", "-id")
 
-    @extend_schema(parameters=[PATIENT_ID], responses=s.TreatmentSerializer(many=True), tags=["treatments"])
+    @extend_schema(parameters=[PATIENT_ID], responses=serializers.TreatmentSerializer(many=True), tags=["treatments"])
     def get(self, request, patient_id):
-        return self.paginate(self.patient().treatment_courses.prefetch_related("doses"), s.TreatmentSerializer)
+        return self.paginate(selectors.patient_courses(patient=self.patient()), serializers.TreatmentSerializer)
 
     @extend_schema(
         parameters=[PATIENT_ID],
-        request=s.TreatmentCreateSerializer,
-        responses={201: s.TreatmentSerializer},
+        request=serializers.TreatmentCreateSerializer,
+        responses={201: serializers.TreatmentSerializer},
         tags=["treatments"],
         summary="Start a treatment course with its first dose",
     )
     def post(self, request, patient_id):
         patient = self.patient(write=True)
-        ser = s.TreatmentCreateSerializer(data=request.data)
+        ser = serializers.TreatmentCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         course = clinical_services.course_start(
             patient=patient, by=request.user, source=Source.API, **ser.validated_data
         )
-        course = patient.treatment_courses.prefetch_related("doses").get(pk=course.pk)
-        return with_etag(Response(s.TreatmentSerializer(course).data, status=status.HTTP_201_CREATED), course)
+        course = selectors.patient_course(patient=patient, public_id=course.public_id)
+        return with_etag(Response(serializers.TreatmentSerializer(course).data, status=status.HTTP_201_CREATED), course)
 
 
 class TreatmentDetail(RegistryAPIView):
     sends_etag = True
 
     def _course(self, patient, course_id):
-        return _object(patient.treatment_courses.prefetch_related("doses"), course_id, "treatment course")
+        return selectors.patient_course(patient=patient, public_id=course_id)
 
-    @extend_schema(parameters=[PATIENT_ID], responses=s.TreatmentSerializer, tags=["treatments"])
+    @extend_schema(parameters=[PATIENT_ID], responses=serializers.TreatmentSerializer, tags=["treatments"])
     def get(self, request, patient_id, course_id):
         course = self._course(self.patient(), course_id)
-        return with_etag(Response(s.TreatmentSerializer(course).data), course)
+        return with_etag(Response(serializers.TreatmentSerializer(course).data), course)
 
     @extend_schema(
         parameters=[PATIENT_ID],
-        request=s.TreatmentStopSerializer,
-        responses=s.TreatmentSerializer,
+        request=serializers.TreatmentStopSerializer,
+        responses=serializers.TreatmentSerializer,
         tags=["treatments"],
         summary="Stop a course (If-Match, change_reason)",
     )
@@ -303,7 +290,7 @@ class TreatmentDetail(RegistryAPIView):
         patient = self.patient(write=True)
         course = self._course(patient, course_id)
         version = expected_version(request)
-        ser = s.TreatmentStopSerializer(data=request.data)
+        ser = serializers.TreatmentStopSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         data = dict(ser.validated_data)
         clinical_services.course_stop(
@@ -316,23 +303,24 @@ class TreatmentDetail(RegistryAPIView):
             reason=data["change_reason"],
         )
         course = self._course(patient, course_id)
-        return with_etag(Response(s.TreatmentSerializer(course).data), course)
+        return with_etag(Response(serializers.TreatmentSerializer(course).data), course)
 
 
 class DoseList(RegistryAPIView):
     cursor_ordering = ("effective_date", "id")
 
     def _course(self, patient, course_id):
-        return _object(patient.treatment_courses.all(), course_id, "treatment course")
+        return selectors.patient_course(patient=patient, public_id=course_id, doses=False)
 
-    @extend_schema(parameters=[PATIENT_ID], responses=s.DoseSerializer(many=True), tags=["treatments"])
+    @extend_schema(parameters=[PATIENT_ID], responses=serializers.DoseSerializer(many=True), tags=["treatments"])
     def get(self, request, patient_id, course_id):
-        return self.paginate(self._course(self.patient(), course_id).doses.all(), s.DoseSerializer)
+        course = self._course(self.patient(), course_id)
+        return self.paginate(selectors.course_doses(course=course), serializers.DoseSerializer)
 
     @extend_schema(
         parameters=[PATIENT_ID],
-        request=s.DoseCreateSerializer,
-        responses={201: s.DoseSerializer},
+        request=serializers.DoseCreateSerializer,
+        responses={201: serializers.DoseSerializer},
         tags=["treatments"],
         summary="Record a dose change",
     )
@@ -340,10 +328,10 @@ class DoseList(RegistryAPIView):
         patient = self.patient(write=True)
         course = self._course(patient, course_id)
         course.patient = patient
-        ser = s.DoseCreateSerializer(data=request.data)
+        ser = serializers.DoseCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         change = clinical_services.dose_change_record(course=course, by=request.user, **ser.validated_data)
-        return Response(s.DoseSerializer(change).data, status=status.HTTP_201_CREATED)
+        return Response(serializers.DoseSerializer(change).data, status=status.HTTP_201_CREATED)
 
 
 # --------------------------------------------------------------------------------------
@@ -351,97 +339,45 @@ class DoseList(RegistryAPIView):
 # --------------------------------------------------------------------------------------
 
 
-class AlertQuerySerializer(UnitsQuerySerializer):
-    status = serializers.ChoiceField(choices=["open", "acknowledged", "resolved"], required=False)
-
-
 class AlertList(RegistryAPIView):
     cursor_ordering = ("-created_at", "-id")
 
     @extend_schema(
         parameters=[PATIENT_ID, UNITS, OpenApiParameter("status", str, enum=["open", "acknowledged", "resolved"])],
-        responses=s.AlertSerializer(many=True),
+        responses=serializers.AlertSerializer(many=True),
         tags=["alerts"],
     )
     def get(self, request, patient_id):
-        q = _query(AlertQuerySerializer, request)
-        qs = self.patient().alerts.select_related("lab_result", "course", "visit")
-        if q.get("status"):
-            qs = qs.filter(status=q["status"])
-        return self.paginate(qs, s.AlertSerializer, units=q.get("units") or request.user.unit_system)
+        q = _query(serializers.AlertQuerySerializer, request)
+        qs = selectors.patient_alerts(patient=self.patient(), status=q.get("status", ""))
+        return self.paginate(qs, serializers.AlertSerializer, units=q.get("units") or request.user.unit_system)
 
 
 class AlertAcknowledge(RegistryAPIView):
     @extend_schema(
         parameters=[PATIENT_ID],
-        request=s.AlertAcknowledgeSerializer,
-        responses={200: s.AlertSerializer},
+        request=serializers.AlertAcknowledgeSerializer,
+        responses={200: serializers.AlertSerializer},
         tags=["alerts"],
         summary="Acknowledge an alert",
     )
     def post(self, request, patient_id, alert_id):
         patient = self.patient(write=True)
-        alert = _object(patient.alerts.all(), alert_id, "alert")
-        ser = s.AlertAcknowledgeSerializer(data=request.data)
+        alert = selectors.patient_alert(patient=patient, public_id=alert_id)
+        ser = serializers.AlertAcknowledgeSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        alert_services.alert_acknowledge(alert=alert, by=request.user, note=ser.validated_data.get("note", ""))
-        alert = Alert.objects.select_related("lab_result", "course", "visit").get(pk=alert.pk)
-        return Response(s.AlertSerializer(alert, context={"units": request.user.unit_system}).data)
+        clinical_services.alert_acknowledge(alert=alert, by=request.user, note=ser.validated_data.get("note", ""))
+        alert = selectors.patient_alert(patient=patient, public_id=alert_id)
+        return Response(serializers.AlertSerializer(alert, context={"units": request.user.unit_system}).data)
 
 
 class TrendList(RegistryAPIView):
     pagination_class = None
 
-    @extend_schema(parameters=[PATIENT_ID], responses=s.TrendsSerializer, tags=["trends"], summary="Trends")
+    @extend_schema(parameters=[PATIENT_ID], responses=serializers.TrendsSerializer, tags=["trends"], summary="Trends")
     def get(self, request, patient_id):
-        patient = self.patient()
-        analytes = []
-        for snap in TrendSnapshot.objects.filter(patient=patient).select_related("course").order_by("analyte"):
-            months = []
-            for m in sorted(snap.months or {}, key=lambda k: int(k) if str(k).isdigit() else 0):
-                entry = snap.months[m] or {}
-                months.append(
-                    {
-                        "month": int(m),
-                        "value": entry.get("value"),
-                        "on": entry.get("on"),
-                        "change": entry.get("change"),
-                        "percent_change": entry.get("percent_change"),
-                    }
-                )
-            info = catalogue.ANALYTES.get(snap.analyte)
-            analytes.append(
-                {
-                    "analyte": snap.analyte,
-                    "unit": info.canonical_unit if info else "",
-                    "course": snap.course.public_id if snap.course_id else None,
-                    "n_values": snap.n_values,
-                    "latest_value": snap.latest_value,
-                    "latest_on": snap.latest_on,
-                    "baseline_value": snap.baseline_value,
-                    "baseline_on": snap.baseline_on,
-                    "nadir_value": snap.nadir_value,
-                    "nadir_on": snap.nadir_on,
-                    "slope_per_year": snap.slope_per_year,
-                    "months": months,
-                    "computed_at": snap.computed_at,
-                }
-            )
-        courses = [
-            {
-                "course": r.course.public_id,
-                "drug": r.course.drug,
-                "start_date": r.course.start_date,
-                "response_class": r.response_class,
-                "hba1c_change": r.hba1c_change,
-                "tg_percent_change": r.tg_percent_change,
-                "computed_at": r.computed_at,
-            }
-            for r in CourseResponse.objects.filter(course__patient=patient)
-            .select_related("course")
-            .order_by("course__start_date")
-        ]
-        return Response(s.TrendsSerializer({"analytes": analytes, "courses": courses}).data)
+        trends = selectors.patient_trends(patient=self.patient())
+        return Response(serializers.TrendsSerializer(trends).data)
 
 
 # --------------------------------------------------------------------------------------
@@ -502,8 +438,11 @@ class LabImportCreate(RegistryAPIView):
     parser_classes = [ImportMultiPartParser, CSVBodyParser]
 
     @extend_schema(
-        request={"multipart/form-data": s.LabImportUploadSerializer, "text/csv": OpenApiTypes.BINARY},
-        responses={201: s.LabImportSerializer, 413: OpenApiResponse(ErrorSerializer, "The file is too large.")},
+        request={"multipart/form-data": serializers.LabImportUploadSerializer, "text/csv": OpenApiTypes.BINARY},
+        responses={
+            201: serializers.LabImportSerializer,
+            413: OpenApiResponse(ErrorSerializer, "The file is too large."),
+        },
         tags=["lab imports"],
         summary="Upload a lab CSV: returns the preview; nothing is imported until confirm",
     )
@@ -522,32 +461,34 @@ class LabImportCreate(RegistryAPIView):
             record, plan = imports.lab_import_upload(user=request.user, filename=filename, content=content)
         except imports.ImportTooLarge as exc:
             raise PayloadTooLarge(str(exc))
-        return Response(s.LabImportSerializer(_import_body(record, plan)).data, status=status.HTTP_201_CREATED)
+        return Response(
+            serializers.LabImportSerializer(_import_body(record, plan)).data, status=status.HTTP_201_CREATED
+        )
 
 
 IMPORT_ID = OpenApiParameter("import_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
 class LabImportDetail(RegistryAPIView):
-    @extend_schema(parameters=[IMPORT_ID], responses=s.LabImportSerializer, tags=["lab imports"])
+    @extend_schema(parameters=[IMPORT_ID], responses=serializers.LabImportSerializer, tags=["lab imports"])
     def get(self, request, import_id):
-        record = imports.lab_import_for_user(request.user, import_id)
+        record = access.lab_import_for_user(request.user, import_id)
         plan = imports.lab_import_plan(record, user=request.user)
-        return Response(s.LabImportSerializer(_import_body(record, plan)).data)
+        return Response(serializers.LabImportSerializer(_import_body(record, plan)).data)
 
 
 class LabImportConfirm(RegistryAPIView):
     @extend_schema(
         parameters=[IMPORT_ID],
         request=None,
-        responses={200: s.LabImportSerializer},
+        responses={200: serializers.LabImportSerializer},
         tags=["lab imports"],
         summary="Import every row of a previewed file, or none",
     )
     def post(self, request, import_id):
         self.require_writer()
-        record = imports.lab_import_for_user(request.user, import_id)
+        record = access.lab_import_for_user(request.user, import_id)
         record, plan = imports.lab_import_confirm(lab_import=record, by=request.user)
         body = _import_body(record, plan)
         body["rows"] = []
-        return Response(s.LabImportSerializer(body).data)
+        return Response(serializers.LabImportSerializer(body).data)

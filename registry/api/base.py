@@ -16,7 +16,6 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions, generics, parsers, serializers, status
 from rest_framework.pagination import CursorPagination
@@ -24,9 +23,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from clinical.services import ConflictError
 from registry import access
 from registry.api import schema as _schema  # noqa: F401  (registers the token auth scheme)
+from registry.writekit import ConflictError
 
 MAX_JSON_DEPTH = 16
 
@@ -303,7 +302,3 @@ class RegistryAPIView(generics.GenericAPIView):
         page = self.paginate_queryset(queryset)
         data = serializer_class(page, many=True, context={"request": self.request, **context}).data
         return self.get_paginated_response(data)
-
-
-def not_found() -> Http404:
-    return Http404("Not found.")

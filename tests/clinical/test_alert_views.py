@@ -10,7 +10,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from clinical import services
-from clinical.alert_selectors import patient_open_alerts
+from clinical.selectors import patient_open_alerts
 from clinical.evaluation import patient_evaluate
 from clinical.models import Alert, AlertStatus
 from registry.models import AuditEvent

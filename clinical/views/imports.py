@@ -12,10 +12,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from clinical import imports
+from clinical import imports, selectors
 from clinical.models import LabImport
 from registry import access
 
@@ -47,7 +46,7 @@ def lab_import_upload(request):
             context["error"] = " ".join(exc.messages)
             return render(request, "imports/upload.html", context, status=400)
         return redirect("lab-import-preview", import_id=record.public_id)
-    context["recent"] = LabImport.objects.filter(user=request.user).defer("content")[:10]
+    context["recent"] = selectors.recent_lab_imports(user=request.user)
     return render(request, "imports/upload.html", context)
 
 
@@ -62,7 +61,7 @@ def lab_import_template(request):
 @login_required
 @require_GET
 def lab_import_preview(request, import_id):
-    record = imports.lab_import_for_user(request.user, import_id)
+    record = access.lab_import_for_user(request.user, import_id)
     plan = imports.lab_import_plan(record, user=request.user) if record.status == LabImport.Status.PREVIEWED else None
     context = {"record": record, "plan": plan}
     if plan is not None:
@@ -80,7 +79,7 @@ def lab_import_preview(request, import_id):
 @require_POST
 def lab_import_confirm(request, import_id):
     _require_writer(request)
-    record = imports.lab_import_for_user(request.user, import_id)
+    record = access.lab_import_for_user(request.user, import_id)
     try:
         record, _plan = imports.lab_import_confirm(lab_import=record, by=request.user)
     except ValidationError as exc:
@@ -93,16 +92,7 @@ def lab_import_confirm(request, import_id):
 @login_required
 @require_POST
 def lab_import_discard(request, import_id):
-    record = imports.lab_import_for_user(request.user, import_id)
+    record = access.lab_import_for_user(request.user, import_id)
     imports.lab_import_discard(lab_import=record)
     messages.info(request, f"Discarded {record.filename}; nothing was imported.")
     return redirect("lab-import")
-
-
-urlpatterns = [
-    path("", lab_import_upload, name="lab-import"),
-    path("template.csv", lab_import_template, name="lab-import-template"),
-    path("<uuid:import_id>/", lab_import_preview, name="lab-import-preview"),
-    path("<uuid:import_id>/confirm/", lab_import_confirm, name="lab-import-confirm"),
-    path("<uuid:import_id>/discard/", lab_import_discard, name="lab-import-discard"),
-]

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from clinical import alert_selectors, alert_services
+from clinical import selectors, services
 from clinical.alerts import RULE_CHOICES
 from clinical.models import Severity
 from registry import access
@@ -27,10 +27,8 @@ def alert_worklist(request: HttpRequest) -> HttpResponse:
     user = request.user
     if access.is_researcher_only(user):
         raise PermissionDenied("The alert worklist is for clinical roles.")
-    filters = alert_selectors.WorklistFilters.from_query(request.GET)
-    page = Paginator(alert_selectors.alert_worklist(user=user, filters=filters), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    filters = selectors.WorklistFilters.from_query(request.GET)
+    page = Paginator(selectors.alert_worklist(user=user, filters=filters), PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [
         {
             "alert": a,
@@ -52,7 +50,7 @@ def alert_worklist(request: HttpRequest) -> HttpResponse:
             "severities": Severity.choices,
             "rules": RULE_CHOICES,
             "sites": list(access.sites_for_user(user)),
-            "observed_choices": [(k, label) for k, (label, _days) in alert_selectors.OBSERVED_WITHIN.items()],
+            "observed_choices": [(k, label) for k, (label, _days) in selectors.OBSERVED_WITHIN.items()],
         },
     )
 
@@ -75,7 +73,7 @@ def alert_acknowledge(request: HttpRequest, public_id) -> HttpResponse:
         messages.error(request, f"The note is too long (at most {NOTE_MAX} characters).")
         return HttpResponseRedirect(_next_url(request))
     try:
-        alert = alert_services.alert_acknowledge(alert=alert, by=request.user, note=note)
+        alert = services.alert_acknowledge(alert=alert, by=request.user, note=note)
     except ValidationError as exc:
         for msgs in exc.message_dict.values():
             for m in msgs:

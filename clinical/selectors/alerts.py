@@ -1,5 +1,5 @@
-"""Reads of alerts: the worklist and a patient's open alerts. Scoped through
-``registry.access``; nothing here filters by site on its own."""
+"""Reads of alerts: the worklist, a patient's open alerts and the API's alert list.
+Scoped through ``registry.access``; nothing here filters by site on its own."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def alert_worklist(*, user, filters: WorklistFilters | None = None, today: dt.da
     if f.rule:
         qs = qs.filter(rule=f.rule)
     if f.site:
-        qs = qs.filter(patient__home_site__code=f.site)
+        qs = access.at_site_code(qs, f.site, via="patient__")
     days = OBSERVED_WITHIN[f.observed][1]
     if days is not None:
         since = (today or timezone.localdate()) - dt.timedelta(days=days)
@@ -82,3 +82,19 @@ def patient_open_alerts(*, patient: Patient) -> list[Alert]:
     for row in rows:
         row.patient = patient  # the caller's instance: no query per row for links
     return rows
+
+
+# The evidence an alert links to, joined so that a page of alerts is one query.
+EVIDENCE = ("lab_result", "course", "visit")
+
+
+def patient_alerts(*, patient: Patient, status: str = "") -> QuerySet[Alert]:
+    """Every alert of a patient (optionally of one status), with its evidence."""
+    qs = patient.alerts.select_related(*EVIDENCE)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-created_at", "-id")
+
+
+def patient_alert(*, patient: Patient, public_id) -> Alert:
+    return access.one_or_404(patient_alerts(patient=patient), public_id, "alert")

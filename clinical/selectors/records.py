@@ -1,0 +1,132 @@
+"""Reads of one patient's records for the lab page and the API: labs, visits, treatment
+courses and their doses, trends. Every function takes a patient already fetched through
+``registry.access``; a record id that is not this patient's is a 404 like any other."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import QuerySet
+
+from clinical import catalogue
+from clinical.models import CourseResponse, DoseChange, LabImport, LabResult, TreatmentCourse, TrendSnapshot, Visit
+from registry import access
+from registry.models import Patient
+
+# --- labs -------------------------------------------------------------------------------
+
+
+def patient_labs(
+    *, patient: Patient, analyte: str = "", date_from: dt.date | None = None, date_to: dt.date | None = None
+) -> QuerySet[LabResult]:
+    """Every lab result of the patient, newest first, optionally for one analyte and a
+    collection date range (inclusive). The patient is joined for the flags (sex)."""
+    qs = patient.lab_results.all()  # the related manager: each row knows its patient
+    if analyte:
+        qs = qs.filter(analyte=analyte)
+    if date_from:
+        qs = qs.filter(collected_on__gte=date_from)
+    if date_to:
+        qs = qs.filter(collected_on__lte=date_to)
+    return qs.select_related("patient", "visit").order_by("-collected_on", "-id")
+
+
+def patient_lab(*, patient: Patient, public_id) -> LabResult:
+    return access.one_or_404(patient_labs(patient=patient), public_id, "lab result")
+
+
+# --- visits -----------------------------------------------------------------------------
+
+
+def patient_visits(*, patient: Patient) -> QuerySet[Visit]:
+    return patient.visits.select_related("site").order_by("-visit_date", "-id")
+
+
+def patient_visit(*, patient: Patient, public_id) -> Visit:
+    return access.one_or_404(patient_visits(patient=patient), public_id, "visit")
+
+
+# --- treatment courses ------------------------------------------------------------------
+
+
+def patient_courses(*, patient: Patient) -> QuerySet[TreatmentCourse]:
+    """Courses with their dose history (one extra query for every dose of the page)."""
+    return patient.treatment_courses.prefetch_related("doses").order_by("-start_date", "-id")
+
+
+def patient_course(*, patient: Patient, public_id, doses: bool = True) -> TreatmentCourse:
+    qs = patient_courses(patient=patient) if doses else patient.treatment_courses.all()
+    return access.one_or_404(qs, public_id, "treatment course")
+
+
+def course_doses(*, course: TreatmentCourse) -> QuerySet[DoseChange]:
+    return course.doses.order_by("effective_date", "id")
+
+
+# --- trends -----------------------------------------------------------------------------
+
+
+def _month_key(month) -> int:
+    return int(month) if str(month).isdigit() else 0
+
+
+def _analyte_trend(snap: TrendSnapshot) -> dict[str, Any]:
+    months = []
+    for m in sorted(snap.months or {}, key=_month_key):
+        entry = snap.months[m] or {}
+        months.append(
+            {
+                "month": int(m),
+                "value": entry.get("value"),
+                "on": entry.get("on"),
+                "change": entry.get("change"),
+                "percent_change": entry.get("percent_change"),
+            }
+        )
+    info = catalogue.ANALYTES.get(snap.analyte)
+    return {
+        "analyte": snap.analyte,
+        "unit": info.canonical_unit if info else "",
+        "course": snap.course.public_id if snap.course_id else None,
+        "n_values": snap.n_values,
+        "latest_value": snap.latest_value,
+        "latest_on": snap.latest_on,
+        "baseline_value": snap.baseline_value,
+        "baseline_on": snap.baseline_on,
+        "nadir_value": snap.nadir_value,
+        "nadir_on": snap.nadir_on,
+        "slope_per_year": snap.slope_per_year,
+        "months": months,
+        "computed_at": snap.computed_at,
+    }
+
+
+def patient_trends(*, patient: Patient) -> dict[str, list[dict[str, Any]]]:
+    """The stored trend snapshots and course responses of a patient (two queries), in
+    canonical units: what the worker computed, never recomputed here."""
+    snaps = TrendSnapshot.objects.filter(patient=patient).select_related("course").order_by("analyte")
+    responses = (
+        CourseResponse.objects.filter(course__patient=patient).select_related("course").order_by("course__start_date")
+    )
+    courses = [
+        {
+            "course": r.course.public_id,
+            "drug": r.course.drug,
+            "start_date": r.course.start_date,
+            "response_class": r.response_class,
+            "hba1c_change": r.hba1c_change,
+            "tg_percent_change": r.tg_percent_change,
+            "computed_at": r.computed_at,
+        }
+        for r in responses
+    ]
+    return {"analytes": [_analyte_trend(s) for s in snaps], "courses": courses}
+
+
+# --- lab imports ------------------------------------------------------------------------
+
+
+def recent_lab_imports(*, user, limit: int = 10) -> list[LabImport]:
+    """The user's own latest uploads (without their content), for the upload page."""
+    return list(LabImport.objects.filter(user=user).defer("content")[:limit])

@@ -1,0 +1,193 @@
+"""A patient's lab page, and adding, correcting and deleting one lab result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from clinical import flags, formatting, forms, selectors, services
+from clinical.models import LabResult
+from clinical.views.common import chart_url, conflict_panel
+from registry import access
+from registry.audit import audit_record
+from registry.models import AuditEvent
+
+LAB_PAGE_SIZE = 50
+
+
+@login_required
+@require_GET
+def patient_labs(request: HttpRequest, public_id) -> HttpResponse:
+    """Every lab result of the patient, filtered by analyte and date range, paginated,
+    in the user's units with flags and the value as reported."""
+    patient = access.patient_for_user(request.user, public_id)
+    audit_record(user=request.user, action=AuditEvent.Action.VIEW, obj=patient, patient=patient)
+    filt = forms.LabFilterForm(request.GET or None)
+    d = filt.cleaned_data if filt.is_bound and filt.is_valid() else {}
+    qs = selectors.patient_labs(
+        patient=patient, analyte=d.get("analyte") or "", date_from=d.get("date_from"), date_to=d.get("date_to")
+    )
+    page = Paginator(qs, LAB_PAGE_SIZE).get_page(request.GET.get("page"))
+    system = request.user.unit_system
+    rows = [(r, flags.show_lab(r, sex=patient.sex, system=system)) for r in page.object_list]
+    keep = request.GET.copy()
+    keep.pop("page", None)
+    return render(
+        request,
+        "clinical/patient_labs.html",
+        {
+            "patient": patient,
+            "filters": filt,
+            "page": page,
+            "rows": rows,
+            "query_keep": keep.urlencode(),
+            "can_write": access.can_write(request.user, patient),
+            "filter_errors": forms.error_list(filt) if filt.is_bound else [],
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lab_new(request: HttpRequest, public_id) -> HttpResponse:
+    patient = access.patient_for_user(request.user, public_id, write=True)
+    form = forms.LabForm(request.POST or None, initial={"collected_on": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.lab_result_record(patient=patient, by=request.user, **form.service_kwargs())
+        except ValidationError as exc:
+            forms.apply_errors(form, exc)
+        else:
+            messages.success(request, "Lab result saved.")
+            return redirect(chart_url(patient))
+    return render(
+        request,
+        "clinical/lab_form.html",
+        {
+            "patient": patient,
+            "form": form,
+            "unit_map": forms.unit_map(),
+            "title": "Add a lab result",
+            "forms_with_errors": forms.error_list(form),
+        },
+    )
+
+
+def _lab_initial(lab: LabResult) -> dict[str, Any]:
+    def text(d):
+        return "" if d is None else formatting.plain(d)
+
+    return {
+        "analyte": lab.analyte,
+        "value": text(lab.value),
+        "unit": lab.unit,
+        "collected_on": lab.collected_on,
+        "fasting": forms.fasting_raw(lab.fasting),
+        "reference_low": text(lab.reference_low),
+        "reference_high": text(lab.reference_high),
+        "version": lab.version,
+    }
+
+
+LAB_LABELS = {
+    "analyte": "Analyte",
+    "value": "Value",
+    "unit": "Unit",
+    "collected_on": "Collection date",
+    "fasting": "Fasting",
+    "reference_low": "Lab reference low",
+    "reference_high": "Lab reference high",
+}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lab_edit(request: HttpRequest, public_id) -> HttpResponse:
+    lab = access.lab_for_user(request.user, public_id, write=True)
+    patient = lab.patient
+    conflict = None
+    if request.method == "POST":
+        form = forms.LabEditForm(request.POST)
+        if form.is_valid():
+            d = form.cleaned_data
+            kwargs = form.service_kwargs()
+            try:
+                services.lab_result_update(
+                    result=lab,
+                    by=request.user,
+                    reason=d.get("change_reason", ""),
+                    expected_version=d["version"],
+                    **kwargs,
+                )
+            except services.ConflictError as exc:
+                mine = {**kwargs, "version": d["version"]}
+                conflict = conflict_panel(lab, exc, mine, LAB_LABELS)
+                lab.refresh_from_db()
+                form = forms.LabEditForm(initial=_lab_initial(lab))
+            except ValidationError as exc:
+                forms.apply_errors(form, exc)
+            else:
+                messages.success(request, "Lab result updated.")
+                return redirect(chart_url(patient))
+    else:
+        form = forms.LabEditForm(initial=_lab_initial(lab))
+    return render(
+        request,
+        "clinical/lab_form.html",
+        {
+            "patient": patient,
+            "lab": lab,
+            "form": form,
+            "unit_map": forms.unit_map(),
+            "conflict": conflict,
+            "title": "Edit a lab result",
+            "forms_with_errors": forms.error_list(form),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lab_delete(request: HttpRequest, public_id) -> HttpResponse:
+    lab = access.lab_for_user(request.user, public_id, write=True)
+    patient = lab.patient
+    form = forms.LabDeleteForm(request.POST or None, initial={"version": lab.version})
+    conflict = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.lab_result_delete(
+                result=lab,
+                by=request.user,
+                reason=form.cleaned_data.get("change_reason", ""),
+                expected_version=form.cleaned_data["version"],
+            )
+        except services.ConflictError as exc:
+            conflict = conflict_panel(lab, exc, {"version": form.cleaned_data["version"]}, LAB_LABELS)
+            lab.refresh_from_db()
+            form = forms.LabDeleteForm(initial={"version": lab.version})
+        except ValidationError as exc:
+            forms.apply_errors(form, exc)
+        else:
+            messages.success(request, "Lab result deleted.")
+            return redirect(chart_url(patient))
+    shown = flags.show_lab(lab, sex=patient.sex, system=request.user.unit_system)
+    return render(
+        request,
+        "clinical/lab_delete.html",
+        {
+            "patient": patient,
+            "lab": lab,
+            "shown": shown,
+            "form": form,
+            "conflict": conflict,
+            "forms_with_errors": forms.error_list(form),
+        },
+    )

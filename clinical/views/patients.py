@@ -1,0 +1,69 @@
+"""The patient list (search, filters, sort, one page) and a patient's change history."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from clinical import catalogue, selectors
+from registry import access
+from registry import selectors as registry_selectors
+
+PAGE_SIZE = 50
+HISTORY_PAGE_SIZE = 100
+
+
+def _filters(request: HttpRequest) -> selectors.PatientFilters:
+    g = request.GET
+    subtype = g.get("subtype", "")
+    return selectors.PatientFilters(
+        q=g.get("q", "").strip()[:100],
+        subtype=subtype if subtype in catalogue.SUBTYPES else "",
+        site=g.get("site", "").strip()[:16],
+        metreleptin=g.get("metreleptin") == "1",
+        alerts=g.get("alerts") == "1",
+        sort=g.get("sort", "registry_code"),
+    )
+
+
+@login_required
+@require_GET
+def patient_list(request: HttpRequest) -> HttpResponse:
+    filt = _filters(request)
+    qs = selectors.patient_list(user=request.user, filters=filt)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = selectors.patient_rows(user=request.user, patients=list(page.object_list))
+    keep = request.GET.copy()
+    keep.pop("page", None)
+    sort_params = request.GET.copy()
+    sort_params.pop("page", None)
+    sort_params.pop("sort", None)
+    return render(
+        request,
+        "clinical/patient_list.html",
+        {
+            "page": page,
+            "rows": rows,
+            "filters": filt,
+            "query_keep": keep.urlencode(),
+            "sort_base": sort_params.urlencode(),
+            "subtypes": catalogue.SUBTYPE_CHOICES,
+            "can_write": access.can_write(request.user),
+            "lab_names": [catalogue.ANALYTES[a].name for a in selectors.LIST_ANALYTES],
+        },
+    )
+
+
+@login_required
+@require_GET
+def patient_history(request: HttpRequest, public_id) -> HttpResponse:
+    patient = access.patient_for_user(request.user, public_id)
+    if not access.can_see_identity(request.user, patient):
+        raise Http404("No such patient.")  # the trail holds identity values
+    page = Paginator(registry_selectors.patient_history(patient=patient), HISTORY_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "clinical/patient_history.html", {"patient": patient, "page": page})

@@ -1,0 +1,180 @@
+"""Treatment courses: start (with the metreleptin label suggestion), dose changes, stop."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from clinical import catalogue, formatting, forms, services
+from clinical.views.common import chart_url
+from registry import access
+
+
+def _suggestion(patient):
+    """Metreleptin starting dose from the label table at the latest weight and sex."""
+    weight = services.latest_weight_kg(patient, timezone.localdate())
+    if not weight:
+        return None, None
+    return weight, catalogue.metreleptin_start_dose(weight, patient.sex)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def course_new(request: HttpRequest, public_id) -> HttpResponse:
+    patient = access.patient_for_user(request.user, public_id, write=True)
+    weight, suggestion = _suggestion(patient)
+    drug = request.GET.get("drug", "metreleptin")
+    if drug not in catalogue.DRUGS:
+        drug = "metreleptin"
+    initial: dict[str, Any] = {
+        "drug": drug,
+        "start_date": timezone.localdate(),
+        "dose_unit": catalogue.DRUGS[drug].units[0],
+    }
+    if drug == "metreleptin" and suggestion:
+        initial["dose"] = formatting.plain(suggestion.mg)
+    form = forms.CourseStartForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            course = services.course_start(
+                patient=patient,
+                drug=d["drug"],
+                start_date=d.get("start_date"),
+                dose=d["dose"],
+                dose_unit=d["dose_unit"],
+                notes=d.get("notes", ""),
+                by=request.user,
+            )
+        except ValidationError as exc:
+            forms.apply_errors(form, exc)
+        else:
+            dose = course.doses.first()
+            messages.success(
+                request,
+                f"{catalogue.DRUGS[course.drug].name} started at {formatting.plain(dose.dose)} {dose.dose_unit}.",
+            )
+            w = services.latest_weight_kg(patient, course.start_date)
+            if course.drug == "metreleptin" and w and catalogue.metreleptin_above_max(dose.dose, w):
+                messages.warning(request, _above_max_text(dose.dose, w))
+            return redirect(chart_url(patient))
+    return render(
+        request,
+        "clinical/course_form.html",
+        {
+            "patient": patient,
+            "form": form,
+            "weight": weight,
+            "suggestion": suggestion,
+            "drugs": catalogue.DRUGS,
+            "drug_units": {code: list(d.units) for code, d in catalogue.DRUGS.items()},
+            "max_mg": _max_mg(weight),
+            "forms_with_errors": forms.error_list(form),
+        },
+    )
+
+
+def _max_mg(weight: Decimal | None) -> Decimal | None:
+    """The label maximum at this weight (the catalogue's rule, for any sex)."""
+    if not weight:
+        return None
+    return catalogue.metreleptin_start_dose(weight, "male").max_mg
+
+
+def _above_max_text(dose: Decimal, weight: Decimal) -> str:
+    return (
+        f"Warning: metreleptin {formatting.plain(dose)} mg/day is above the label maximum "
+        f"({formatting.plain(_max_mg(weight))} mg/day at {formatting.plain(weight)} kg). Saved as entered; check the dose."
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dose_new(request: HttpRequest, public_id) -> HttpResponse:
+    course = access.course_for_user(request.user, public_id, write=True)
+    patient = course.patient
+    drug = catalogue.DRUGS[course.drug]
+    form = forms.DoseChangeForm(
+        request.POST or None, initial={"effective_date": timezone.localdate(), "dose_unit": drug.units[0]}
+    )
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            change = services.dose_change_record(
+                course=course,
+                effective_date=d.get("effective_date"),
+                dose=d["dose"],
+                dose_unit=d["dose_unit"],
+                reason=d.get("reason", ""),
+                by=request.user,
+            )
+        except ValidationError as exc:
+            forms.apply_errors(form, exc)
+        else:
+            messages.success(request, f"Dose changed to {formatting.plain(change.dose)} {change.dose_unit}.")
+            w = services.latest_weight_kg(patient, change.effective_date)
+            if course.drug == "metreleptin" and w and catalogue.metreleptin_above_max(change.dose, w):
+                messages.warning(request, _above_max_text(change.dose, w))
+            return redirect(chart_url(patient))
+    weight = services.latest_weight_kg(patient, timezone.localdate())
+    return render(
+        request,
+        "clinical/dose_form.html",
+        {
+            "patient": patient,
+            "course": course,
+            "drug": drug,
+            "form": form,
+            "weight": weight,
+            "max_mg": _max_mg(weight) if course.drug == "metreleptin" else None,
+            "forms_with_errors": forms.error_list(form),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def course_stop(request: HttpRequest, public_id) -> HttpResponse:
+    course = access.course_for_user(request.user, public_id, write=True)
+    patient = course.patient
+    form = forms.CourseStopForm(
+        request.POST or None, initial={"end_date": timezone.localdate(), "version": course.version}
+    )
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            services.course_stop(
+                course=course,
+                end_date=d.get("end_date"),
+                stop_reason=d.get("stop_reason", ""),
+                tapered=d.get("tapered", False),
+                expected_version=d["version"],
+                by=request.user,
+            )
+        except services.ConflictError as exc:
+            form = forms.CourseStopForm(initial={"end_date": d.get("end_date"), "version": exc.current.get("version")})
+            form.add_error(None, str(exc))
+        except ValidationError as exc:
+            forms.apply_errors(form, exc)
+        else:
+            messages.success(request, f"{catalogue.DRUGS[course.drug].name} stopped.")
+            return redirect(chart_url(patient))
+    return render(
+        request,
+        "clinical/course_stop.html",
+        {
+            "patient": patient,
+            "course": course,
+            "drug": catalogue.DRUGS[course.drug],
+            "form": form,
+            "forms_with_errors": forms.error_list(form),
+        },
+    )

@@ -1,0 +1,61 @@
+"""Reads of the registry record: patients for the API list and detail, a patient's
+diagnoses, genetics, phenotypes and consent history, and the audit trail (the patient's
+history page, the "what changed" panel of a conflict). Scoped through
+``registry.access``: each function takes a user, or a patient already fetched through it."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from registry import access
+from registry.models import AuditEvent, Consent, Diagnosis, GeneticFinding, Patient, PhenotypeObservation
+
+
+def patient_list(*, user, site: str = "", subtype: str = "") -> QuerySet[Patient]:
+    """The user's patients for the API, optionally of one home site code or subtype;
+    identity is joined only where the user may see it."""
+    qs = access.patients_for_user(user).select_related("home_site")
+    if access.can_see_identity(user):
+        qs = qs.select_related("identity")
+    if site:
+        qs = access.at_site_code(qs, site)
+    if subtype:
+        qs = qs.filter(primary_subtype=subtype)
+    return qs.order_by("registry_code")
+
+
+def patient_detail(*, user, patient: Patient) -> Patient:
+    """The patient again with its site and identity joined (after a write, or for the
+    API's detail body)."""
+    return access.patients_for_user(user).select_related("home_site", "identity").get(pk=patient.pk)
+
+
+def patient_diagnoses(*, patient: Patient) -> QuerySet[Diagnosis]:
+    return patient.diagnoses.order_by("-created_at", "-id")
+
+
+def patient_genetics(*, patient: Patient) -> QuerySet[GeneticFinding]:
+    return patient.genetic_findings.order_by("-created_at", "-id")
+
+
+def patient_phenotypes(*, patient: Patient) -> QuerySet[PhenotypeObservation]:
+    return patient.phenotypes.select_related("visit").order_by("-observed_on", "-id")
+
+
+def consent_history(*, patient: Patient) -> list[Consent]:
+    """Every consent of the patient, newest first (the first one is in force unless
+    withdrawn)."""
+    return list(patient.consents.select_related("recorded_by").order_by("-consented_on", "-id"))
+
+
+def patient_history(*, patient: Patient) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(patient=patient).select_related("user").order_by("-at", "-id")
+
+
+def record_updates(*, obj, limit: int) -> list[AuditEvent]:
+    """The ``limit`` newest update events of one record (the versions a stale form missed)."""
+    return list(
+        AuditEvent.objects.filter(model=obj._meta.label, object_id=str(obj.public_id), action=AuditEvent.Action.UPDATE)
+        .select_related("user")
+        .order_by("-at", "-id")[:limit]
+    )
