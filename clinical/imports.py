@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -34,6 +33,7 @@ from clinical.models import LabImport, LabResult, Source
 from clinical.services import lab_validate, patients_mark_for_evaluation
 from registry import access
 from registry.audit import _plain, audit_record, audit_record_many
+from registry.writekit import UploadTooLarge, actor, check_upload_size
 
 TEMPLATE_HEADER = ["registry_code", "mrn", "analyte", "value", "unit", "collected_on", "fasting"]
 TEMPLATE_CSV = (
@@ -70,12 +70,9 @@ NO = {"no", "n", "false", "0", "non-fasting", "nonfasting", "nein", "non"}
 CHUNK = 5000
 
 
-class ImportTooLarge(Exception):
-    """The file is above ``settings.LAB_IMPORT_MAX_BYTES`` (HTTP 413)."""
-
-    def __init__(self, size: int, limit: int):
-        super().__init__(f"The file is {size:,} bytes; the limit is {limit:,} bytes. Split it into smaller files.")
-        self.size, self.limit = size, limit
+# The size check is the shared upload check; the old names stay importable.
+ImportTooLarge = UploadTooLarge
+check_size = check_upload_size
 
 
 @dataclass
@@ -382,7 +379,7 @@ def _attach_patients(user, pending: list[_Pending], plan: ImportPlan) -> None:
         {pk for _, pk in resolved}, min(i.day for i, _ in resolved), max(i.day for i, _ in resolved)
     )
     seen: dict[tuple, int] = {}
-    uid = user.pk if getattr(user, "is_authenticated", False) else None
+    uid = getattr(actor(user), "pk", None)
     for item, pk in resolved:
         v = item.validated
         key = (pk, item.analyte.code, item.day, Decimal(v.canonical))
@@ -404,15 +401,9 @@ def _attach_patients(user, pending: list[_Pending], plan: ImportPlan) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def check_size(size: int) -> None:
-    limit = settings.LAB_IMPORT_MAX_BYTES
-    if size > limit:
-        raise ImportTooLarge(size, limit)
-
-
 def lab_import_upload(*, user, filename: str, content: bytes) -> tuple[LabImport, ImportPlan]:
     """Store the file for confirmation and return its preview (nothing is imported)."""
-    check_size(len(content))
+    check_upload_size(len(content))
     if not access.can_write(user):
         raise ValidationError({"file": ["Your role does not allow entering lab results."]})
     plan = lab_import_preview(user=user, content=content)

@@ -35,6 +35,11 @@ def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict[str, An
     return {name: _plain(getattr(obj, name)) for name in names}
 
 
+def actor(by: Any) -> Any:
+    """The user to store as author: None for a system write (command, worker, anonymous)."""
+    return by if getattr(by, "is_authenticated", False) else None
+
+
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     return {k: [before.get(k), after.get(k)] for k in after if before.get(k) != after.get(k)}
 
@@ -43,7 +48,7 @@ def audit_record(
     *, user, action: str, obj: models.Model, patient=None, changes: dict | None = None, reason: str = ""
 ) -> AuditEvent:
     return AuditEvent.objects.create(
-        user=user if getattr(user, "is_authenticated", False) else None,
+        user=actor(user),
         action=action,
         model=obj._meta.label,
         object_id=str(getattr(obj, "public_id", None) or obj.pk),
@@ -62,7 +67,7 @@ def audit_record_many(*, user, action: str, model: str, rows, reason: str = "") 
     from django.db import connection
     from django.utils import timezone
 
-    uid = user.pk if getattr(user, "is_authenticated", False) else None
+    uid = getattr(actor(user), "pk", None)
     now = timezone.now()
     if connection.vendor == "postgresql":
         table = AuditEvent._meta.db_table

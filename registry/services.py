@@ -11,9 +11,10 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from clinical import catalogue
+from clinical.services.outbox import patient_mark_for_evaluation
+from registry import access
 from registry.audit import audit_record, diff, snapshot
 from registry.models import (
     AcmgClass,
@@ -26,9 +27,11 @@ from registry.models import (
     PhenotypeObservation,
     Sex,
     Site,
+    VitalStatus,
     Zygosity,
 )
 from registry.validators import validate_gene_symbol, validate_hgvs_c, validate_hgvs_p
+from registry.writekit import Errors, actor, check_date, check_version, reason_errors, require_reason
 
 
 def _registry_code(pk: int) -> str:
@@ -42,6 +45,29 @@ def _collect(errors: dict[str, list[str]], field: str, fn, value) -> None:
         errors.setdefault(field, []).extend(exc.messages)
 
 
+def _check_birth_date(errors: Errors, day: dt.date | None) -> None:
+    check_date(
+        errors,
+        "birth_date",
+        day,
+        label="The date of birth",
+        required="The date of birth is required.",
+        quote_date=False,
+    )
+
+
+def _check_consent_date(errors: Errors, day: dt.date | None) -> None:
+    check_date(
+        errors,
+        "consented_on",
+        day,
+        label="The consent date",
+        required="Give the consent date.",
+        quote_date=False,
+        earliest=None,
+    )
+
+
 def diagnosis_validate(*, subtype: str, basis: str, onset_date=None, diagnosis_date=None) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if subtype not in catalogue.SUBTYPES:
@@ -50,10 +76,8 @@ def diagnosis_validate(*, subtype: str, basis: str, onset_date=None, diagnosis_d
         errors["basis"] = [f"Basis must be one of {', '.join(DiagnosisBasis.values)}."]
     if onset_date and diagnosis_date and diagnosis_date < onset_date:
         errors["diagnosis_date"] = ["The diagnosis date is before the onset date."]
-    today = timezone.localdate()
     for name, day in (("onset_date", onset_date), ("diagnosis_date", diagnosis_date)):
-        if day and day > today:
-            errors.setdefault(name, []).append(f"{day.isoformat()} is in the future.")
+        check_date(errors, name, day, earliest=None)
     return errors
 
 
@@ -88,13 +112,7 @@ def patient_register(
         errors["mrn"] = ["The MRN is required."]
     if sex not in Sex.values:
         errors["sex"] = [f"Sex must be one of {', '.join(Sex.values)}."]
-    today = timezone.localdate()
-    if birth_date is None:
-        errors["birth_date"] = ["The date of birth is required."]
-    elif birth_date > today:
-        errors["birth_date"] = ["The date of birth is in the future."]
-    elif birth_date.year < 1900:
-        errors["birth_date"] = ["The date of birth is before 1900."]
+    _check_birth_date(errors, birth_date)
     if subtype:
         errors.update(
             diagnosis_validate(
@@ -106,15 +124,12 @@ def patient_register(
     if research_consent is not None:
         if not consent_version:
             errors["consent_version"] = ["Give the consent form version."]
-        if consented_on is None:
-            errors["consented_on"] = ["Give the consent date."]
-        elif consented_on > today:
-            errors["consented_on"] = ["The consent date is in the future."]
-    if mrn and PatientIdentity.objects.filter(site=site, mrn=mrn).exists():
+        _check_consent_date(errors, consented_on)
+    if mrn and access.identities_at_site(site).filter(mrn=mrn).exists():
         errors.setdefault("mrn", []).append(f"MRN {mrn} is already registered at {site.code}.")
     if errors:
         raise ValidationError(errors)
-    user = by if getattr(by, "is_authenticated", False) else None
+    user = actor(by)
     try:
         with transaction.atomic():
             patient = Patient.objects.create(
@@ -161,7 +176,7 @@ def patient_register(
                 audit_record(user=by, action="create", obj=c, patient=patient, changes=diff({}, snapshot(c)))
     except IntegrityError as exc:
         # A concurrent registration of the same (site, MRN) won the race.
-        if PatientIdentity.objects.filter(site=site, mrn=mrn).exists():
+        if access.identities_at_site(site).filter(mrn=mrn).exists():
             raise ValidationError({"mrn": [f"MRN {mrn} is already registered at {site.code}."]}) from exc
         raise
     return patient
@@ -246,15 +261,12 @@ def consent_record(
     errors: dict[str, list[str]] = {}
     if not version:
         errors["version"] = ["Give the consent form version."]
-    if consented_on is None:
-        errors["consented_on"] = ["Give the consent date."]
-    elif consented_on > timezone.localdate():
-        errors["consented_on"] = ["The consent date is in the future."]
+    _check_consent_date(errors, consented_on)
     if withdrawn_on and consented_on and withdrawn_on < consented_on:
         errors["withdrawn_on"] = ["Withdrawal is before the consent date."]
     if errors:
         raise ValidationError(errors)
-    user = by if getattr(by, "is_authenticated", False) else None
+    user = actor(by)
     with transaction.atomic():
         consent = Consent.objects.create(
             patient=patient,
@@ -279,10 +291,15 @@ def consent_withdraw(*, patient: Patient, withdrawn_on: dt.date, by) -> Consent:
     if current is None or current.withdrawn_on is not None:
         raise ValidationError({"withdrawn_on": ["There is no consent in force to withdraw."]})
     errors: dict[str, list[str]] = {}
-    if withdrawn_on is None:
-        errors["withdrawn_on"] = ["Give the withdrawal date."]
-    elif withdrawn_on > timezone.localdate():
-        errors["withdrawn_on"] = ["The withdrawal date is in the future."]
+    check_date(
+        errors,
+        "withdrawn_on",
+        withdrawn_on,
+        label="The withdrawal date",
+        required="Give the withdrawal date.",
+        quote_date=False,
+        earliest=None,
+    )
     if errors:
         raise ValidationError(errors)
     return consent_record(
@@ -305,12 +322,7 @@ def phenotype_record(
         errors["hpo_id"] = ["Choose an HPO term."]
     elif hpo_id not in catalogue.HPO_TERMS:
         errors["hpo_id"] = [f"{hpo_id!r} is not one of the registry's HPO terms."]
-    if observed_on is None:
-        errors["observed_on"] = ["Give the date of the observation."]
-    elif observed_on > timezone.localdate():
-        errors["observed_on"] = [f"{observed_on.isoformat()} is in the future."]
-    elif observed_on.year < 1900:
-        errors["observed_on"] = [f"{observed_on.isoformat()} is before 1900."]
+    check_date(errors, "observed_on", observed_on, required="Give the date of the observation.")
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
@@ -330,8 +342,7 @@ def identity_update(*, patient: Patient, by, reason: str, **fields: Any) -> Pati
     unknown = set(fields) - allowed
     if unknown:
         raise ValidationError({k: ["This field cannot be changed."] for k in sorted(unknown)})
-    if not (reason or "").strip():
-        raise ValidationError({"change_reason": ["A reason for the change is required."]})
+    require_reason(reason)
     with transaction.atomic():
         identity = PatientIdentity.objects.select_for_update().get(patient=patient)
         before = snapshot(identity)
@@ -339,7 +350,7 @@ def identity_update(*, patient: Patient, by, reason: str, **fields: Any) -> Pati
             setattr(identity, k, v)
         if (
             "mrn" in fields
-            and PatientIdentity.objects.filter(site=identity.site, mrn=identity.mrn).exclude(pk=identity.pk).exists()
+            and access.identities_at_site(identity.site).filter(mrn=identity.mrn).exclude(pk=identity.pk).exists()
         ):
             raise ValidationError({"mrn": [f"MRN {identity.mrn} is already registered at {identity.site.code}."]})
         identity.save()
@@ -362,12 +373,7 @@ IDENTITY_EDITABLE = ("family_name", "given_name", "birth_date", "mrn", "phone", 
 
 def patient_update(*, patient: Patient, by, reason: str, expected_version: int | None, **fields: Any) -> Patient:
     """Edit a patient's own fields and identity; needs a reason; refuses a stale version."""
-    from clinical.services import ConflictError, patient_mark_for_evaluation
-    from registry.models import VitalStatus
-
-    errors: dict[str, list[str]] = {}
-    if not (reason or "").strip():
-        errors["change_reason"] = ["A reason for the change is required."]
+    errors = reason_errors(reason)
     unknown = set(fields) - set(PATIENT_EDITABLE) - set(IDENTITY_EDITABLE)
     for name in sorted(unknown):
         errors[name] = ["This field cannot be changed."]
@@ -381,24 +387,12 @@ def patient_update(*, patient: Patient, by, reason: str, expected_version: int |
             if not fields[name]:
                 errors[name] = [f"The {label} is required."]
     if "birth_date" in fields:
-        day = fields["birth_date"]
-        if day is None:
-            errors["birth_date"] = ["The date of birth is required."]
-        elif day > timezone.localdate():
-            errors["birth_date"] = ["The date of birth is in the future."]
-        elif day.year < 1900:
-            errors["birth_date"] = ["The date of birth is before 1900."]
+        _check_birth_date(errors, fields["birth_date"])
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
         current = Patient.objects.select_for_update().get(pk=patient.pk)
-        if expected_version is not None and int(expected_version) != current.version:
-            raise ConflictError(
-                f"This patient was changed by someone else (version {current.version}, you edited version "
-                f"{expected_version}). Review the current values and apply your change again.",
-                current=snapshot(current, [*PATIENT_EDITABLE, "version"]),
-                changed={},
-            )
+        check_version(current, expected_version, list(PATIENT_EDITABLE), noun="patient")
         identity_fields = {k: v for k, v in fields.items() if k in IDENTITY_EDITABLE}
         changed = False
         if identity_fields:

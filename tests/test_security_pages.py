@@ -21,7 +21,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from clinical import alert_services, imports, services, tasks
+from clinical import imports, services, tasks
 from clinical.models import Alert
 from registry import services as registry_services
 from registry.tokens import token_issue
@@ -71,7 +71,7 @@ def hostile(site_a, clinician_a):
     tasks.evaluate_patient(patient.pk)  # (the on-commit enqueue does not fire inside a test transaction)
     alert = Alert.objects.get(patient=patient, rule="TG_SEVERE")
     Alert.objects.filter(pk=alert.pk).update(message=SCRIPT + IMG)
-    alert_services.alert_acknowledge(alert=alert, by=clinician_a, note=IMG + SCRIPT)
+    services.alert_acknowledge(alert=alert, by=clinician_a, note=IMG + SCRIPT)
     other = make_patient(site=site_a, by=clinician_a)  # an open alert for the worklist
     services.lab_result_record(
         patient=other, analyte="triglycerides", value="1300", unit="mg/dL", collected_on=dt.date(2024, 2, 1), by=author

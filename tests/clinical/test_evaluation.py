@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from clinical import services
-from clinical.alert_services import alert_acknowledge
+from clinical.services import alert_acknowledge
 from clinical.evaluation import patient_evaluate, patients_evaluate
 from clinical.models import Alert, AlertStatus, CourseResponse, TrendSnapshot
 from registry.models import Patient

@@ -16,7 +16,6 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from clinical import alert_services
 from clinical import services as clinical_services
 from clinical.evaluation import patients_evaluate
 from clinical.models import Alert, AlertStatus, Source
@@ -118,7 +117,7 @@ class Command(BaseCommand):
         n = 0
         for alert in old:
             by = users[demo.CLINICIAN_OF_SITE[alert.patient.home_site.code]]
-            alert_services.alert_acknowledge(alert=alert, by=by, note=demo.HISTORY_NOTE)
+            clinical_services.alert_acknowledge(alert=alert, by=by, note=demo.HISTORY_NOTE)
             n += 1
         return n
 

@@ -9,12 +9,16 @@ from django.utils import timezone
 
 from clinical.models import Alert, AlertStatus
 from registry.audit import audit_record, diff, snapshot
+from registry.writekit import clean_note
 
 ACK_FIELDS = ["status", "acknowledged_at", "acknowledged_by_id", "acknowledge_note"]
 
 
 def alert_acknowledge(*, alert: Alert, by, note: str = "") -> Alert:
-    """Open -> acknowledged (who, when, note). Acknowledging twice keeps the first."""
+    """Open -> acknowledged (who, when, note). Acknowledging twice keeps the first.
+
+    A note over the limit is refused (ValidationError on ``note``), never cut short."""
+    note = clean_note(note)
     with transaction.atomic():
         current = Alert.objects.select_for_update().get(pk=alert.pk)
         if current.status == AlertStatus.RESOLVED:
@@ -25,7 +29,7 @@ def alert_acknowledge(*, alert: Alert, by, note: str = "") -> Alert:
         current.status = AlertStatus.ACKNOWLEDGED
         current.acknowledged_at = timezone.now()
         current.acknowledged_by = by
-        current.acknowledge_note = (note or "").strip()[:2000]
+        current.acknowledge_note = note
         current.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "acknowledge_note", "updated_at"])
         audit_record(
             user=by,

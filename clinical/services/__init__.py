@@ -1,0 +1,71 @@
+"""Writes to the clinical record: the one path for forms, the API, imports and the demo.
+
+Every function validates (raising ``ValidationError`` with field-keyed messages), writes
+in one transaction with its audit row, marks the patient for evaluation in that same
+transaction (:mod:`clinical.services.outbox`) and enqueues the evaluation on commit.
+One module per record: :mod:`.labs`, :mod:`.visits`, :mod:`.treatments`, :mod:`.alerts`,
+:mod:`.lab_import`. What every write checks (dates, reason, version, acting user) is the
+shared :mod:`registry.writekit`.
+"""
+
+from __future__ import annotations
+
+from clinical.services.alerts import ACK_FIELDS, alert_acknowledge
+from clinical.services.labs import (
+    CANONICAL_QUANTUM,
+    LAB_EDITABLE,
+    VALUE_DECIMALS,
+    ValidatedLab,
+    lab_fields,
+    lab_result_delete,
+    lab_result_record,
+    lab_result_update,
+    lab_validate,
+)
+from clinical.services.outbox import (
+    enqueue_evaluation,
+    enqueue_evaluations,
+    evaluations_batched,
+    patient_mark_for_evaluation,
+    patients_mark_for_evaluation,
+)
+from clinical.services.treatments import (
+    course_start,
+    course_stop,
+    dose_change_record,
+    dose_validate,
+    latest_weight_kg,
+)
+from clinical.services.visits import VISIT_FIELDS, LabEntry, visit_record, visit_update, visit_validate
+from registry.writekit import EARLIEST_DATE, ConflictError
+
+__all__ = [
+    "ACK_FIELDS",
+    "CANONICAL_QUANTUM",
+    "EARLIEST_DATE",
+    "LAB_EDITABLE",
+    "VALUE_DECIMALS",
+    "VISIT_FIELDS",
+    "ConflictError",
+    "LabEntry",
+    "ValidatedLab",
+    "alert_acknowledge",
+    "course_start",
+    "course_stop",
+    "dose_change_record",
+    "dose_validate",
+    "enqueue_evaluation",
+    "enqueue_evaluations",
+    "evaluations_batched",
+    "lab_fields",
+    "lab_result_delete",
+    "lab_result_record",
+    "lab_result_update",
+    "lab_validate",
+    "latest_weight_kg",
+    "patient_mark_for_evaluation",
+    "patients_mark_for_evaluation",
+    "visit_record",
+    "visit_update",
+    "visit_validate",
+]
