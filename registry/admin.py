@@ -32,14 +32,8 @@ admin.site.site_header = "Lipodystrophy registry administration"
 admin.site.site_title = "Registry admin"
 
 
-def manages_registry(user) -> bool:
-    """Superusers and registry administrators manage sites and users."""
-    return access.scope_for(user).all_sites
-
-
-def lead_site_ids(user) -> set[int]:
-    scope = access.scope_for(user)
-    return {site_id for site_id, role in scope.roles.items() if role == Role.SITE_LEAD}
+manages_registry = access.manages_registry
+lead_site_ids = access.lead_site_ids
 
 
 class ReadOnlyScopedAdmin(admin.ModelAdmin):
@@ -139,10 +133,7 @@ class UserAdmin(DjangoUserAdmin):
     )
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if manages_registry(request.user):
-            return qs
-        return qs.filter(memberships__site_id__in=lead_site_ids(request.user)).distinct()
+        return access.users_managed_by(request.user, super().get_queryset(request))
 
     def has_module_permission(self, request) -> bool:
         return manages_registry(request.user) or bool(lead_site_ids(request.user))
@@ -176,10 +167,7 @@ class MembershipAdmin(admin.ModelAdmin):
     list_select_related = ("user", "site")
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if manages_registry(request.user):
-            return qs
-        return qs.filter(site_id__in=lead_site_ids(request.user))
+        return access.memberships_managed_by(request.user, super().get_queryset(request))
 
     def has_module_permission(self, request) -> bool:
         return manages_registry(request.user) or bool(lead_site_ids(request.user))
@@ -202,7 +190,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "site" and not manages_registry(request.user):
-            kwargs["queryset"] = Site.objects.filter(id__in=lead_site_ids(request.user))
+            kwargs["queryset"] = access.lead_sites(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_choice_field(self, db_field, request, **kwargs):
@@ -248,16 +236,16 @@ class ScopedSiteFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return [(s.code, s.code) for s in access.sites_for_user(request.user).order_by("code")]
 
+    via = ""  # the path from the listed rows to their patient
+
     def queryset(self, request, queryset):
         if self.value():
-            return queryset.filter(**{f"{self.site_path}code": self.value()})
+            return access.at_site_code(queryset, self.value(), via=self.via)
         return queryset
-
-    site_path = "home_site__"
 
 
 class PatientSiteFilter(ScopedSiteFilter):
-    site_path = "patient__home_site__"
+    via = "patient__"
 
 
 @admin.register(Patient)
@@ -306,7 +294,7 @@ class PatientRecordAdmin(ReadOnlyScopedAdmin):
     search_fields = ("patient__registry_code",)
 
     def scoped(self, request):
-        return self.model.objects.filter(patient__in=access.patients_for_user(request.user))
+        return access.records_for_user(self.model, request.user)
 
 
 @admin.register(Diagnosis)

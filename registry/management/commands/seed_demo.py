@@ -19,9 +19,9 @@ from django.utils import timezone
 from clinical import services as clinical_services
 from clinical.evaluation import patients_evaluate
 from clinical.models import Alert, AlertStatus, Source
-from registry import demo
+from registry import access, demo
 from registry import services as registry_services
-from registry.models import Membership, Patient, PatientIdentity, Site, User
+from registry.models import Membership, Patient, Site, User
 
 
 class Command(BaseCommand):
@@ -36,7 +36,7 @@ class Command(BaseCommand):
         today = timezone.localdate()
         sites = self._sites()
         users = self._users(sites)
-        existing = set(PatientIdentity.objects.filter(site__in=sites.values()).values_list("site__code", "mrn"))
+        existing = set(access.identities_at_sites(sites.values()).values_list("site__code", "mrn"))
         created = 0
         for plan in demo.cohort_plan(patients, seed=seed, today=today):
             if (plan.site, plan.mrn) in existing:
@@ -96,7 +96,7 @@ class Command(BaseCommand):
         """Evaluate the demo patients still flagged now, whether or not a worker runs, so
         the historic alerts below exist."""
         ids = list(
-            Patient.objects.filter(home_site__in=sites.values(), needs_evaluation=True)
+            access.at_sites(Patient.objects.filter(needs_evaluation=True), sites.values())
             .order_by("id")
             .values_list("id", flat=True)
         )
@@ -110,7 +110,9 @@ class Command(BaseCommand):
         the time: acknowledge them by the site's clinician (open ones only: idempotent)."""
         before = today - dt.timedelta(days=demo.HISTORY_REVIEWED_AFTER_DAYS)
         old = (
-            Alert.objects.filter(patient__home_site__in=sites.values(), status=AlertStatus.OPEN, observed_on__lt=before)
+            access.at_sites(
+                Alert.objects.filter(status=AlertStatus.OPEN, observed_on__lt=before), sites.values(), via="patient__"
+            )
             .select_related("patient", "patient__home_site")
             .order_by("id")
         )
