@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -22,7 +23,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from clinical import alerts, catalogue, trends
+from clinical import alerts, catalogue, records, trends
+from clinical.formatting import as_float
 from clinical.models import (
     Alert,
     AlertStatus,
@@ -91,13 +93,13 @@ def _canonical_uln(analyte: str, unit: str, high: Decimal | None) -> Decimal | N
 Ids = dict[str, dict[str, int]]
 
 
-def load_records(patients: list[dict[str, Any]], *, today: dt.date) -> dict[int, tuple[alerts.PatientRecord, Ids]]:
+def load_records(patients: list[dict[str, Any]], *, today: dt.date) -> dict[int, tuple[records.PatientRecord, Ids]]:
     """Each patient's record as plain data, and public id -> pk per evidence kind
     (4 queries for the whole chunk)."""
     pids = [p["id"] for p in patients]
-    labs: dict[int, list[alerts.Lab]] = defaultdict(list)
-    courses: dict[int, list[alerts.Course]] = defaultdict(list)
-    weights: dict[int, list[alerts.Weight]] = defaultdict(list)
+    labs: dict[int, list[records.Lab]] = defaultdict(list)
+    courses: dict[int, list[records.Course]] = defaultdict(list)
+    weights: dict[int, list[records.Weight]] = defaultdict(list)
     ids: dict[int, Ids] = {pid: {"lab": {}, "course": {}, "dose": {}, "visit": {}} for pid in pids}
     for pid, pk, public_id, analyte, canonical, on, ref_high, unit in (
         LabResult.objects.filter(patient_id__in=pids)
@@ -108,32 +110,32 @@ def load_records(patients: list[dict[str, Any]], *, today: dt.date) -> dict[int,
     ):
         key = str(public_id)
         ids[pid]["lab"][key] = pk
-        labs[pid].append(alerts.Lab(key, analyte, canonical, on, _canonical_uln(analyte, unit, ref_high)))
-    by_course: dict[int, list[alerts.Dose]] = defaultdict(list)
+        labs[pid].append(records.Lab(key, analyte, canonical, on, _canonical_uln(analyte, unit, ref_high)))
+    by_course: dict[int, list[records.Dose]] = defaultdict(list)
     for pid, pk, public_id, course_id, on, dose, unit in (
         DoseChange.objects.filter(course__patient_id__in=pids)
         .order_by("effective_date", "id")
         .values_list("course__patient_id", "id", "public_id", "course_id", "effective_date", "dose", "dose_unit")
     ):
         ids[pid]["dose"][str(public_id)] = pk
-        by_course[course_id].append(alerts.Dose(str(public_id), on, dose, unit))
+        by_course[course_id].append(records.Dose(str(public_id), on, dose, unit))
     for pid, pk, public_id, drug, start, end in (
         TreatmentCourse.objects.filter(patient_id__in=pids)
         .order_by("patient_id", "start_date", "id")
         .values_list("patient_id", "id", "public_id", "drug", "start_date", "end_date")
     ):
         ids[pid]["course"][str(public_id)] = pk
-        courses[pid].append(alerts.Course(str(public_id), drug, start, end, tuple(by_course[pk])))
+        courses[pid].append(records.Course(str(public_id), drug, start, end, tuple(by_course[pk])))
     for pid, pk, public_id, on, kg in (
         Visit.objects.filter(patient_id__in=pids, weight_kg__isnull=False)
         .order_by("patient_id", "visit_date", "id")
         .values_list("patient_id", "id", "public_id", "visit_date", "weight_kg")
     ):
         ids[pid]["visit"][str(public_id)] = pk
-        weights[pid].append(alerts.Weight(str(public_id), on, kg))
+        weights[pid].append(records.Weight(str(public_id), on, kg))
     return {
         p["id"]: (
-            alerts.PatientRecord(
+            records.PatientRecord(
                 sex=p["sex"],
                 subtype=p["primary_subtype"],
                 today=today,
@@ -145,11 +147,6 @@ def load_records(patients: list[dict[str, Any]], *, today: dt.date) -> dict[int,
         )
         for p in patients
     }
-
-
-def load_record(patient: dict[str, Any], *, today: dt.date) -> tuple[alerts.PatientRecord, Ids]:
-    """One patient's record (4 queries)."""
-    return load_records([patient], today=today)[patient["id"]]
 
 
 _EVIDENCE_FIELD = {"lab": "lab_result_id", "course": "course_id", "dose": "dose_change_id", "visit": "visit_id"}
@@ -233,19 +230,15 @@ def _plan_alerts(
     return to_create, to_update, counts
 
 
-def _f(value: Decimal | None) -> float | None:
-    return float(value) if value is not None else None
-
-
 def _plan_trends(
-    pid: int, record: alerts.PatientRecord, ids: Ids, now
+    pid: int, record: records.PatientRecord, ids: Ids, now
 ) -> tuple[list[TrendSnapshot], list[CourseResponse]]:
     """One patient's TrendSnapshot and CourseResponse rows (pure)."""
     courses = record.metreleptin_courses()
     current = courses[-1] if courses else None
     snapshots = []
     for analyte in sorted({lab.analyte for lab in record.labs}):
-        points = alerts.course_series(record, analyte)
+        points = record.series(analyte)
         t = trends.analyte_trend(
             points,
             as_of=record.today,
@@ -258,26 +251,26 @@ def _plan_trends(
                 analyte=analyte,
                 course_id=ids["course"][current.key] if current else None,
                 n_values=t.n_values,
-                latest_value=_f(t.latest.value) if t.latest else None,
+                latest_value=as_float(t.latest.value) if t.latest else None,
                 latest_on=t.latest.on if t.latest else None,
-                baseline_value=_f(t.baseline.value) if t.baseline else None,
+                baseline_value=as_float(t.baseline.value) if t.baseline else None,
                 baseline_on=t.baseline.on if t.baseline else None,
-                nadir_value=_f(t.nadir.value) if t.nadir else None,
+                nadir_value=as_float(t.nadir.value) if t.nadir else None,
                 nadir_on=t.nadir.on if t.nadir else None,
                 slope_per_year=t.slope_per_year,
                 months={
                     str(m): {
-                        "value": _f(mv.value.value),
+                        "value": as_float(mv.value.value),
                         "on": mv.value.on.isoformat(),
-                        "change": _f(mv.change),
-                        "percent_change": _f(mv.percent_change),
+                        "change": as_float(mv.change),
+                        "percent_change": as_float(mv.percent_change),
                     }
                     for m, mv in t.months.items()
                 },
                 computed_at=now,
             )
         )
-    hba1c, tg = alerts.course_series(record, "hba1c"), alerts.course_series(record, "triglycerides")
+    hba1c, tg = record.series("hba1c"), record.series("triglycerides")
     responses = []
     for course in courses:
         r = trends.course_response(hba1c=hba1c, triglycerides=tg, start=course.start_date)
@@ -285,8 +278,8 @@ def _plan_trends(
             CourseResponse(
                 course_id=ids["course"][course.key],
                 response_class=r.response_class,
-                hba1c_change=_f(r.hba1c_change),
-                tg_percent_change=_f(r.tg_percent_change),
+                hba1c_change=as_float(r.hba1c_change),
+                tg_percent_change=as_float(r.tg_percent_change),
                 computed_at=now,
             )
         )
@@ -330,7 +323,7 @@ def _evaluate(patient_ids: list[int], today: dt.date | None) -> dict[int, Evalua
         if not patients:
             return {}
         found = [p["id"] for p in patients]
-        records = load_records(patients, today=today)
+        loaded = load_records(patients, today=today)
         existing: dict[int, dict[tuple[str, str], Alert]] = defaultdict(dict)
         for a in Alert.objects.filter(patient_id__in=found):
             existing[a.patient_id][(a.rule, a.subject_key)] = a
@@ -340,7 +333,7 @@ def _evaluate(patient_ids: list[int], today: dt.date | None) -> dict[int, Evalua
         responses: list[CourseResponse] = []
         counts: dict[int, _Counts] = {}
         for pid in found:
-            record, ids = records[pid]
+            record, ids = loaded[pid]
             create, update, counts[pid] = _plan_alerts(pid, alerts.evaluate_alerts(record), ids, existing[pid], now)
             to_create += create
             to_update += update
@@ -358,7 +351,7 @@ def _evaluate(patient_ids: list[int], today: dt.date | None) -> dict[int, Evalua
     return {
         pid: EvaluationResult(
             pid,
-            len(records[pid][0].labs),
+            len(loaded[pid][0].labs),
             counts[pid].created,
             counts[pid].updated,
             counts[pid].reopened,
@@ -387,3 +380,32 @@ def patients_evaluate(*, patient_ids: list[int], today: dt.date | None = None) -
 def patient_evaluate(*, patient_id: int, today: dt.date | None = None) -> EvaluationResult | None:
     """Evaluate one patient; None when the patient no longer exists."""
     return _evaluate([patient_id], today).get(int(patient_id))
+
+
+# --------------------------------------------------------------------------------------
+# Which patients to evaluate (read by the periodic tasks)
+# --------------------------------------------------------------------------------------
+
+
+def dirty_patient_ids(*, older_than: dt.datetime, limit: int) -> list[int]:
+    """Patients still flagged for evaluation since before ``older_than`` (oldest first)."""
+    return list(
+        Patient.objects.filter(needs_evaluation=True)
+        .filter(Q(dirty_since__lte=older_than) | Q(dirty_since__isnull=True))
+        .order_by("dirty_since")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def all_patient_ids() -> Iterator[int]:
+    """Every patient, in id order, streamed (the nightly recompute)."""
+    return Patient.objects.order_by("id").values_list("id", flat=True).iterator(chunk_size=5000)
+
+
+def monitoring_patient_ids(today: dt.date) -> list[int]:
+    """Patients the daily MONITORING_OVERDUE check must look at: an active metreleptin
+    course today, or an unresolved MONITORING_OVERDUE alert (so it can resolve)."""
+    active = TreatmentCourse.objects.filter(drug="metreleptin").active_on(today)
+    open_alerts = Alert.objects.filter(rule="MONITORING_OVERDUE").exclude(status=AlertStatus.RESOLVED)
+    ids = set(active.values_list("patient_id", flat=True)) | set(open_alerts.values_list("patient_id", flat=True))
+    return sorted(ids)

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from clinical import catalogue
+from clinical import catalogue, formatting
 from registry.models import Patient, Site
 
 
@@ -115,20 +115,13 @@ class Visit(models.Model):
     def bmi(self):
         if self.weight_kg and self.height_cm:
             m = self.height_cm / 100
-            return round(self.weight_kg / (m * m), 1)
+            return formatting.round_half_up(self.weight_kg / (m * m), 1)
         return None
 
     @property
     def waist_hip_ratio(self):
         if self.waist_cm and self.hip_cm:
-            return round(self.waist_cm / self.hip_cm, 2)
-        return None
-
-    @property
-    def fat_mass_ratio(self):
-        """Trunk fat % / leg fat % (LIPODYSTROPHY.md section 6)."""
-        if self.dxa_trunk_fat_pct and self.dxa_leg_fat_pct:
-            return round(self.dxa_trunk_fat_pct / self.dxa_leg_fat_pct, 2)
+            return formatting.round_half_up(self.waist_cm / self.hip_cm, 2)
         return None
 
 
@@ -190,10 +183,6 @@ class LabResult(models.Model):
     def __str__(self) -> str:
         return f"{self.patient} {self.analyte} {self.value} {self.unit} {self.collected_on}"
 
-    @property
-    def analyte_info(self) -> catalogue.Analyte:
-        return catalogue.ANALYTES[self.analyte]
-
 
 class StopReason(models.TextChoices):
     INEFFECTIVE = "ineffective", "Ineffective"
@@ -205,6 +194,13 @@ class StopReason(models.TextChoices):
     SWITCHED = "switched", "Switched to another drug"
     DIED = "died", "Patient died"
     OTHER = "other", "Other"
+
+
+class CourseQuerySet(models.QuerySet):
+    def active_on(self, day) -> CourseQuerySet:
+        """Courses running on ``day``: the query form of ``records.course_active_on``
+        (start and end date included; no end date: ongoing)."""
+        return self.filter(start_date__lte=day).filter(Q(end_date__isnull=True) | Q(end_date__gte=day))
 
 
 class TreatmentCourse(models.Model):
@@ -224,6 +220,8 @@ class TreatmentCourse(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
 
+    objects = CourseQuerySet.as_manager()
+
     class Meta:
         ordering = ["-start_date", "-id"]
         indexes = [models.Index(fields=["patient", "drug", "start_date"], name="course_patient_drug_idx")]
@@ -238,13 +236,6 @@ class TreatmentCourse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patient} {self.drug} from {self.start_date}"
-
-    @property
-    def drug_info(self) -> catalogue.Drug:
-        return catalogue.DRUGS[self.drug]
-
-    def is_active_on(self, day) -> bool:
-        return self.start_date <= day and (self.end_date is None or self.end_date >= day)
 
 
 class DoseChange(models.Model):
@@ -276,9 +267,6 @@ class Severity(models.TextChoices):
     INFO = "info", "Info"
     WARNING = "warning", "Warning"
     CRITICAL = "critical", "Critical"
-
-
-SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
 class AlertStatus(models.TextChoices):

@@ -1,4 +1,5 @@
-"""Thin Celery tasks: they take ids (JSON only) and call ``clinical.evaluation``.
+"""Thin Celery tasks: they take ids (JSON only) and call ``clinical.evaluation``, which
+also answers which patients to evaluate (no queries here).
 
 Every task body is idempotent (alerts are unique per patient, rule and subject; trends are
 replaced), so the evaluating tasks acknowledge late and are re-queued if the worker dies.
@@ -13,10 +14,15 @@ from collections.abc import Iterable, Iterator
 
 from celery import shared_task
 from django.db import IntegrityError, InterfaceError, OperationalError
-from django.db.models import Q
 from django.utils import timezone
 
-from clinical.evaluation import patient_evaluate, patients_evaluate
+from clinical.evaluation import (
+    all_patient_ids,
+    dirty_patient_ids,
+    monitoring_patient_ids,
+    patient_evaluate,
+    patients_evaluate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +71,7 @@ def evaluate_patients(patient_ids: list[int]) -> int:
 def sweep_dirty_patients(older_than_seconds: int = SWEEP_GRACE_SECONDS, limit: int = SWEEP_BATCH) -> int:
     """Evaluate patients still flagged a while after their write (the enqueue was lost,
     e.g. Redis was down). Runs in this worker: lost messages are rare."""
-    from registry.models import Patient
-
-    cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
-    ids = list(
-        Patient.objects.filter(needs_evaluation=True)
-        .filter(Q(dirty_since__lte=cutoff) | Q(dirty_since__isnull=True))
-        .order_by("dirty_since")
-        .values_list("id", flat=True)[:limit]
-    )
+    ids = dirty_patient_ids(older_than=timezone.now() - dt.timedelta(seconds=older_than_seconds), limit=limit)
     for chunk in chunks(ids, DEFAULT_CHUNK_SIZE):
         patients_evaluate(patient_ids=chunk)
     if ids:
@@ -93,23 +91,7 @@ def fan_out(ids: Iterable[int], chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
 @shared_task(name="clinical.tasks.recompute_registry", **IDEMPOTENT)
 def recompute_registry(chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
     """Nightly: every patient, in chunks fanned out to the workers."""
-    from registry.models import Patient
-
-    ids = Patient.objects.order_by("id").values_list("id", flat=True).iterator(chunk_size=5000)
-    return fan_out(ids, chunk_size)
-
-
-def monitoring_patient_ids(today: dt.date) -> list[int]:
-    """Patients the daily MONITORING_OVERDUE check must look at: an active metreleptin
-    course today, or an unresolved MONITORING_OVERDUE alert (so it can resolve)."""
-    from clinical.models import Alert, AlertStatus, TreatmentCourse
-
-    active = TreatmentCourse.objects.filter(drug="metreleptin", start_date__lte=today).filter(
-        Q(end_date__isnull=True) | Q(end_date__gte=today)
-    )
-    open_alerts = Alert.objects.filter(rule="MONITORING_OVERDUE").exclude(status=AlertStatus.RESOLVED)
-    ids = set(active.values_list("patient_id", flat=True)) | set(open_alerts.values_list("patient_id", flat=True))
-    return sorted(ids)
+    return fan_out(all_patient_ids(), chunk_size)
 
 
 @shared_task(name="clinical.tasks.check_monitoring_overdue", **IDEMPOTENT)

@@ -1,6 +1,6 @@
 """Trends and metreleptin response (RULES.md section 3): pure functions over series.
 
-A series is a list of :class:`Point` (date, canonical Decimal). Functions sort by date
+A series is a list of :class:`clinical.records.Point` (date, canonical Decimal). Functions sort by date
 themselves; for equal dates the input order is kept (the caller passes rows in id order),
 so "the last value" of a day is the last one recorded. Windows and classes come from the
 catalogue.
@@ -15,15 +15,9 @@ from decimal import Decimal, localcontext
 from statistics import median
 
 from clinical import catalogue
+from clinical.records import Point
 
-D = Decimal
 MONTHS = tuple(catalogue.MONTH_WINDOWS)
-
-
-@dataclass(frozen=True)
-class Point:
-    on: dt.date
-    value: Decimal
 
 
 def _sorted(points: Sequence[Point]) -> list[Point]:
@@ -44,18 +38,18 @@ def baseline(points: Sequence[Point], start: dt.date) -> Point | None:
 
 def month_target_offset(month: int) -> Decimal:
     """Days from the start to the month-m target (m x 30.44)."""
-    return D(month) * catalogue.DAYS_PER_MONTH
+    return Decimal(month) * catalogue.DAYS_PER_MONTH
 
 
 def month_value(points: Sequence[Point], start: dt.date, month: int) -> Point | None:
     """The value closest to start + m x 30.44 days within +/- the month's window; ties go
     to the earlier value."""
     target = month_target_offset(month)
-    window = D(catalogue.MONTH_WINDOWS[month])
+    window = Decimal(catalogue.MONTH_WINDOWS[month])
     best: tuple[Decimal, dt.date] | None = None
     chosen = None
     for p in _sorted(points):
-        distance = abs(D((p.on - start).days) - target)
+        distance = abs(Decimal((p.on - start).days) - target)
         if distance > window:
             continue
         key = (distance, p.on)
@@ -118,16 +112,16 @@ def response_class(hba1c_change: Decimal | None, tg_percent_change: Decimal | No
 
 
 @dataclass(frozen=True)
-class CourseResponse:
+class ResponseAssessment:
     response_class: str
     hba1c_change: Decimal | None
     tg_percent_change: Decimal | None
 
 
-def course_response(*, hba1c: Sequence[Point], triglycerides: Sequence[Point], start: dt.date) -> CourseResponse:
+def course_response(*, hba1c: Sequence[Point], triglycerides: Sequence[Point], start: dt.date) -> ResponseAssessment:
     h = change(month_value(hba1c, start, 12), baseline(hba1c, start))
     t = percent_change(month_value(triglycerides, start, 12), baseline(triglycerides, start))
-    return CourseResponse(response_class(h, t), h, t)
+    return ResponseAssessment(response_class(h, t), h, t)
 
 
 # --------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clinical import alerts, catalogue
-from clinical.alerts import Course, Dose, Lab, PatientRecord, Weight
+from clinical.records import Course, Dose, Lab, PatientRecord, Weight
 from clinical.services import CANONICAL_QUANTUM
 
 TODAY = dt.date(2025, 6, 1)

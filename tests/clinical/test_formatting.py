@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clinical import alerts, catalogue, flags, formatting
-from clinical.alerts import Lab, PatientRecord
+from clinical.records import Lab, PatientRecord
 from clinical.services import CANONICAL_QUANTUM
 
 

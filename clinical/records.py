@@ -1,0 +1,93 @@
+"""The patient record as plain data (pure: no database).
+
+``clinical.evaluation`` builds a :class:`PatientRecord` from the stored rows; the alert
+rules, the trends and the evaluation read it through the helpers here, so what "a course
+is active on a day", "on treatment" or "the series of an analyte" means is written once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Point:
+    """One value of a series: a date and a canonical Decimal."""
+
+    on: dt.date
+    value: Decimal
+
+
+def course_active_on(start: dt.date, end: dt.date | None, day: dt.date) -> bool:
+    """A course runs from its start to its end date, both included; no end: ongoing."""
+    return start <= day and (end is None or end >= day)
+
+
+@dataclass(frozen=True)
+class Lab:
+    key: str  # public id of the LabResult
+    analyte: str
+    canonical: Decimal
+    collected_on: dt.date
+    uln: Decimal | None = None  # upper reference limit given by the lab, canonical unit
+
+
+@dataclass(frozen=True)
+class Dose:
+    key: str  # public id of the DoseChange
+    effective_date: dt.date
+    dose: Decimal
+    dose_unit: str
+
+
+@dataclass(frozen=True)
+class Course:
+    key: str  # public id of the TreatmentCourse
+    drug: str
+    start_date: dt.date
+    end_date: dt.date | None = None
+    doses: tuple[Dose, ...] = ()
+
+    def is_active_on(self, day: dt.date) -> bool:
+        return course_active_on(self.start_date, self.end_date, day)
+
+
+@dataclass(frozen=True)
+class Weight:
+    key: str  # public id of the Visit
+    on: dt.date
+    kg: Decimal
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    sex: str
+    subtype: str  # primary subtype code ("" when unknown)
+    today: dt.date
+    labs: tuple[Lab, ...] = ()  # any order
+    courses: tuple[Course, ...] = ()
+    weights: tuple[Weight, ...] = ()
+
+    def labs_of(self, analyte: str) -> list[Lab]:
+        """Labs of one analyte, oldest first (stable for equal dates)."""
+        return sorted((lab for lab in self.labs if lab.analyte == analyte), key=lambda lab: lab.collected_on)
+
+    def series(self, analyte: str) -> list[Point]:
+        """The analyte's values as a series for ``clinical.trends``, oldest first."""
+        return [Point(lab.collected_on, lab.canonical) for lab in self.labs_of(analyte)]
+
+    def metreleptin_courses(self) -> list[Course]:
+        return sorted((c for c in self.courses if c.drug == "metreleptin"), key=lambda c: c.start_date)
+
+    def weight_on_or_before(self, day: dt.date) -> Decimal | None:
+        before = [w for w in self.weights if w.on <= day]
+        return max(before, key=lambda w: w.on).kg if before else None
+
+
+def on_treatment(labs: Iterable[Lab], course: Course, today: dt.date) -> list[Lab]:
+    """The labs collected while the course ran (up to today for an ongoing course)."""
+    end = min(course.end_date or today, today)
+    return [lab for lab in labs if course.start_date <= lab.collected_on <= end]
