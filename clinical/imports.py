@@ -1,8 +1,9 @@
 """Bulk lab import from CSV: one path for the web UI, the API and ``manage.py import_labs``.
 
-Flow: ``lab_import_upload`` stores the file (``LabImport``) and returns a preview that
-reports every row's errors; ``lab_import_confirm`` re-validates the stored file against
-the current database and imports all rows in one transaction, or none.
+Flow: ``clinical.services.lab_import_upload`` stores the file (``LabImport``) and returns
+the preview made here, which reports every row's errors; ``lab_import_confirm`` re-validates
+the stored file against the current database and imports all rows in one transaction, or
+none. This module only reads: parsing, checking and previewing a file.
 
 Format (what lab systems export): one header row, then one result per row. Columns
 (case-insensitive, in any order): ``registry_code`` and/or ``mrn`` (either identifies the
@@ -17,22 +18,18 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
-import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
 from django.utils import timezone
 
 from clinical import catalogue
-from clinical.models import LabImport, LabResult, Source
-from clinical.services import lab_validate, patients_mark_for_evaluation
+from clinical.models import LabImport, LabResult
+from clinical.services import lab_validate
 from registry import access
-from registry.audit import _plain, audit_record, audit_record_many
 from registry.writekit import UploadTooLarge, actor, check_upload_size
 
 TEMPLATE_HEADER = ["registry_code", "mrn", "analyte", "value", "unit", "collected_on", "fasting"]
@@ -103,23 +100,6 @@ class NewLab(NamedTuple):
     collected_on: dt.date
     fasting: bool | None
     created_by_id: int | None
-
-
-LAB_COLUMNS = (
-    "public_id",
-    "patient_id",
-    "analyte",
-    "value",
-    "unit",
-    "canonical_value",
-    "collected_on",
-    "fasting",
-    "source",
-    "version",
-    "created_at",
-    "updated_at",
-    "created_by_id",
-)
 
 
 @dataclass
@@ -397,36 +377,8 @@ def _attach_patients(user, pending: list[_Pending], plan: ImportPlan) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# Upload and confirm
+# A stored upload, read again
 # --------------------------------------------------------------------------------------
-
-
-def lab_import_upload(*, user, filename: str, content: bytes) -> tuple[LabImport, ImportPlan]:
-    """Store the file for confirmation and return its preview (nothing is imported)."""
-    check_upload_size(len(content))
-    if not access.can_write(user):
-        raise ValidationError({"file": ["Your role does not allow entering lab results."]})
-    plan = lab_import_preview(user=user, content=content)
-    record = LabImport.objects.create(
-        user=user,
-        filename=(filename or "upload.csv")[:255],
-        content=content,
-        sha256=hashlib.sha256(content).hexdigest(),
-        encoding=plan.encoding,
-        row_count=plan.row_count,
-        error_count=plan.error_count,
-    )
-    return record, plan
-
-
-def lab_import_for_user(user, public_id) -> LabImport:
-    """One of the user's own uploads, or 404."""
-    from django.http import Http404
-
-    try:
-        return LabImport.objects.defer("content").get(public_id=public_id, user=user)
-    except (LabImport.DoesNotExist, ValueError, ValidationError) as exc:
-        raise Http404("No such import.") from exc
 
 
 def lab_import_plan(lab_import: LabImport, *, user) -> ImportPlan:
@@ -434,90 +386,14 @@ def lab_import_plan(lab_import: LabImport, *, user) -> ImportPlan:
     return lab_import_preview(user=user, content=bytes(content or b""))
 
 
-def lab_import_confirm(*, lab_import: LabImport, by) -> tuple[LabImport, ImportPlan]:
-    """Import every row of a previewed file, or none: the file is validated again against
-    the current database inside the transaction; any error refuses the whole file."""
-    with transaction.atomic():
-        current = LabImport.objects.select_for_update().get(pk=lab_import.pk)
-        if current.status != LabImport.Status.PREVIEWED:
-            raise ValidationError({"status": [f"This import is {current.get_status_display().lower()}."]})
-        plan = lab_import_preview(user=by, content=bytes(current.content))
-        if not plan.ok:
-            LabImport.objects.filter(pk=current.pk).update(error_count=plan.error_count)
-            raise ValidationError(
-                {
-                    "file": [
-                        f"{plan.error_count} row(s) have errors; nothing was imported. Fix the file and upload it again."
-                    ]
-                }
-            )
-        created = _insert_labs(plan.labs)
-        audit_record_many(
-            user=by,
-            action="create",
-            model=LabResult._meta.label,
-            rows=((pid, row.patient_id, _audit_changes(pid, row)) for pid, row in created),
-            reason=f"lab import {current.filename}",
-        )
-        patients_mark_for_evaluation(row.patient_id for _, row in created)
-        current.status = LabImport.Status.IMPORTED
-        current.imported_at = timezone.now()
-        current.imported_count = len(created)
-        current.error_count = 0
-        current.save(update_fields=["status", "imported_at", "imported_count", "error_count"])
-        audit_record(
-            user=by,
-            action="create",
-            obj=current,
-            changes={
-                "filename": [None, current.filename],
-                "sha256": [None, current.sha256],
-                "rows": [None, len(created)],
-            },
-            reason="lab import",
-        )
-    return current, plan
+# The writes (upload, confirm, discard) live in ``clinical.services.lab_import``; their
+# names stay reachable here for the screens, the API and the command.
+_MOVED_TO_SERVICES = ("lab_import_upload", "lab_import_confirm", "lab_import_discard")
 
 
-def _insert_labs(labs: list[NewLab]) -> list[tuple[uuid.UUID, NewLab]]:
-    """Insert the rows in the caller's transaction: COPY on PostgreSQL, else bulk_create."""
-    now = timezone.now()
-    created = [(uuid.uuid4(), row) for row in labs]
-    if connection.vendor == "postgresql":
-        table = LabResult._meta.db_table
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(
-                f"COPY {table} ({', '.join(LAB_COLUMNS)}) FROM STDIN"  # noqa: S608 (fixed names)
-            ) as copy,
-        ):
-            for public_id, r in created:
-                copy.write_row(
-                    (public_id, r.patient_id, r.analyte, r.value, r.unit, r.canonical_value, r.collected_on,
-                     r.fasting, Source.IMPORT, 1, now, now, r.created_by_id)
-                )  # fmt: skip
-    else:
-        LabResult.objects.bulk_create(
-            [LabResult(public_id=pid, source=Source.IMPORT, **r._asdict()) for pid, r in created], batch_size=2000
-        )
-    return created
+def __getattr__(name: str):
+    if name in _MOVED_TO_SERVICES:
+        from clinical.services import lab_import
 
-
-def _audit_changes(public_id: uuid.UUID, r: NewLab) -> dict:
-    return {
-        "public_id": [None, str(public_id)],
-        "patient_id": [None, r.patient_id],
-        "analyte": [None, r.analyte],
-        "value": [None, _plain(r.value)],
-        "unit": [None, r.unit],
-        "canonical_value": [None, _plain(r.canonical_value)],
-        "collected_on": [None, r.collected_on.isoformat()],
-        "fasting": [None, r.fasting],
-        "source": [None, Source.IMPORT],
-    }
-
-
-def lab_import_discard(*, lab_import: LabImport) -> None:
-    LabImport.objects.filter(pk=lab_import.pk, status=LabImport.Status.PREVIEWED).update(
-        status=LabImport.Status.DISCARDED, content=b""
-    )
+        return getattr(lab_import, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

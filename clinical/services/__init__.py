@@ -4,7 +4,8 @@ Every function validates (raising ``ValidationError`` with field-keyed messages)
 in one transaction with its audit row, marks the patient for evaluation in that same
 transaction (:mod:`clinical.services.outbox`) and enqueues the evaluation on commit.
 One module per record: :mod:`.labs`, :mod:`.visits`, :mod:`.treatments`, :mod:`.alerts`,
-:mod:`.lab_import`. What every write checks (dates, reason, version, acting user) is the
+:mod:`.lab_import` (import that module itself: it builds on ``clinical.imports``, which
+validates rows with :func:`lab_validate` from here). What every write checks (dates, reason, version, acting user) is the
 shared :mod:`registry.writekit`.
 """
 

@@ -15,8 +15,9 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from clinical import imports
+from clinical.services import lab_import
 from registry.models import User
+from registry.writekit import UploadTooLarge
 
 
 class Command(BaseCommand):
@@ -39,8 +40,8 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {path}: {exc}") from exc
         started = time.perf_counter()
         try:
-            record, plan = imports.lab_import_upload(user=user, filename=path.name, content=content)
-        except imports.ImportTooLarge as exc:
+            record, plan = lab_import.lab_import_upload(user=user, filename=path.name, content=content)
+        except UploadTooLarge as exc:
             raise CommandError(str(exc)) from exc
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
@@ -58,16 +59,16 @@ class Command(BaseCommand):
             f"(encoding {plan.encoding}, delimiter {plan.delimiter!r}), checked in {time.perf_counter() - started:.1f} s"
         )
         if not plan.ok:
-            imports.lab_import_discard(lab_import=record)
+            lab_import.lab_import_discard(lab_import=record)
             self.stderr.write("Nothing imported.")
             sys.exit(1)
         if opts["dry_run"]:
-            imports.lab_import_discard(lab_import=record)
+            lab_import.lab_import_discard(lab_import=record)
             self.stdout.write("Dry run: every row is valid; nothing imported.")
             return
         started = time.perf_counter()
         try:
-            record, _ = imports.lab_import_confirm(lab_import=record, by=user)
+            record, _ = lab_import.lab_import_confirm(lab_import=record, by=user)
         except ValidationError as exc:
             self.stderr.write(" ".join(exc.messages))
             sys.exit(1)
