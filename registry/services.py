@@ -31,7 +31,15 @@ from registry.models import (
     Zygosity,
 )
 from registry.validators import validate_gene_symbol, validate_hgvs_c, validate_hgvs_p
-from registry.writekit import Errors, actor, check_date, check_version, reason_errors, require_reason
+from registry.writekit import (
+    Errors,
+    actor,
+    audit_created,
+    check_date,
+    check_version,
+    reason_errors,
+    require_reason,
+)
 
 
 def _registry_code(pk: int) -> str:
@@ -154,8 +162,8 @@ def patient_register(
                 phone=phone,
                 email=email,
             )
-            audit_record(user=by, action="create", obj=patient, patient=patient, changes=diff({}, snapshot(patient)))
-            audit_record(user=by, action="create", obj=identity, patient=patient, changes=diff({}, snapshot(identity)))
+            audit_created(patient, by=by, patient=patient)
+            audit_created(identity, by=by, patient=patient)
             if subtype:
                 dx = Diagnosis.objects.create(
                     patient=patient,
@@ -164,7 +172,7 @@ def patient_register(
                     onset_date=onset_date,
                     diagnosis_date=diagnosis_date,
                 )
-                audit_record(user=by, action="create", obj=dx, patient=patient, changes=diff({}, snapshot(dx)))
+                audit_created(dx, by=by, patient=patient)
             if research_consent is not None:
                 c = Consent.objects.create(
                     patient=patient,
@@ -173,7 +181,7 @@ def patient_register(
                     consented_on=consented_on,
                     recorded_by=user,
                 )
-                audit_record(user=by, action="create", obj=c, patient=patient, changes=diff({}, snapshot(c)))
+                audit_created(c, by=by, patient=patient)
     except IntegrityError as exc:
         # A concurrent registration of the same (site, MRN) won the race.
         if access.identities_at_site(site).filter(mrn=mrn).exists():
@@ -206,7 +214,7 @@ def diagnosis_add(
         )
         Patient.objects.filter(pk=patient.pk).update(primary_subtype=subtype)
         patient.primary_subtype = subtype
-        audit_record(user=by, action="create", obj=dx, patient=patient, changes=diff({}, snapshot(dx)))
+        audit_created(dx, by=by, patient=patient)
     return dx
 
 
@@ -244,7 +252,7 @@ def genetic_finding_add(
             acmg_class=acmg_class,
             reported_on=reported_on,
         )
-        audit_record(user=by, action="create", obj=finding, patient=patient, changes=diff({}, snapshot(finding)))
+        audit_created(finding, by=by, patient=patient)
     return finding
 
 
@@ -280,7 +288,7 @@ def consent_record(
         allowed = bool(newest and newest.research_use and newest.withdrawn_on is None)
         Patient.objects.filter(pk=patient.pk).update(research_consent=allowed)
         patient.research_consent = allowed
-        audit_record(user=by, action="create", obj=consent, patient=patient, changes=diff({}, snapshot(consent)))
+        audit_created(consent, by=by, patient=patient)
     return consent
 
 
@@ -333,7 +341,7 @@ def phenotype_record(
             excluded=bool(excluded),
             observed_on=observed_on,
         )
-        audit_record(user=by, action="create", obj=obs, patient=patient, changes=diff({}, snapshot(obs)))
+        audit_created(obs, by=by, patient=patient)
     return obs
 
 

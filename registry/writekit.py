@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from registry.audit import actor, snapshot
+from registry.audit import actor, audit_record, diff, snapshot
 
 # Dates before this are typing slips (a century or a day/year swap), not history.
 EARLIEST_DATE = dt.date(1900, 1, 1)
@@ -34,12 +34,14 @@ __all__ = [
     "Errors",
     "UploadTooLarge",
     "actor",  # defined with the audit rows, which store it too
+    "audit_created",
     "check_date",
     "check_upload_size",
     "check_version",
     "clean_note",
     "reason_errors",
     "require_reason",
+    "save_correction",
 ]
 
 
@@ -87,6 +89,19 @@ def check_version(obj: Any, expected_version: int | None, editable: list[str], *
         current=snapshot(obj, [*editable, "version"]),
         changed={},
     )
+
+
+def audit_created(obj: Any, *, by: Any, patient: Any) -> None:
+    """The audit row of a new record: every field, from nothing to its value."""
+    audit_record(user=by, action="create", obj=obj, patient=patient, changes=diff({}, snapshot(obj)))
+
+
+def save_correction(obj: Any, *, by: Any, patient: Any, changes: dict[str, list[Any]], reason: str) -> None:
+    """Save an edited record under a new version with its audit row (in the caller's
+    transaction, on the row it locked and checked with :func:`check_version`)."""
+    obj.version += 1
+    obj.save()
+    audit_record(user=by, action="update", obj=obj, patient=patient, changes=changes, reason=reason)
 
 
 def check_date(

@@ -16,7 +16,7 @@ from clinical.services.numbers import parse_decimal
 from clinical.services.outbox import patient_mark_for_evaluation
 from registry.audit import audit_record, diff, snapshot
 from registry.models import Patient
-from registry.writekit import actor, check_date, check_version, require_reason
+from registry.writekit import actor, audit_created, check_date, check_version, require_reason, save_correction
 
 VALUE_DECIMALS = 6
 CANONICAL_QUANTUM = Decimal("1e-10")
@@ -135,7 +135,7 @@ def lab_result_record(
             created_by=actor(by),
             **lab_fields(v),
         )
-        audit_record(user=by, action="create", obj=result, patient=patient, changes=diff({}, snapshot(result)))
+        audit_created(result, by=by, patient=patient)
         patient_mark_for_evaluation(patient)
     return result
 
@@ -169,9 +169,7 @@ def lab_result_update(*, result: LabResult, by, reason: str, expected_version: i
         changes = diff(before, snapshot(current))
         if not changes:
             return current
-        current.version += 1
-        current.save()
-        audit_record(user=by, action="update", obj=current, patient=current.patient, changes=changes, reason=reason)
+        save_correction(current, by=by, patient=current.patient, changes=changes, reason=reason)
         patient_mark_for_evaluation(current.patient)
     return current
 

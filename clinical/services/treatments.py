@@ -14,9 +14,9 @@ from clinical import catalogue, formatting
 from clinical.models import DoseChange, Source, StopReason, TreatmentCourse, Visit
 from clinical.services.numbers import parse_decimal
 from clinical.services.outbox import patient_mark_for_evaluation
-from registry.audit import audit_record, diff, snapshot
+from registry.audit import diff, snapshot
 from registry.models import Patient
-from registry.writekit import actor, check_date, check_version
+from registry.writekit import actor, audit_created, check_date, check_version, save_correction
 
 
 def latest_weight_kg(patient: Patient, on_or_before: dt.date) -> Decimal | None:
@@ -129,8 +129,8 @@ def course_start(
         first = DoseChange.objects.create(
             course=course, effective_date=start_date, dose=number, dose_unit=dose_unit, created_by=user
         )
-        audit_record(user=by, action="create", obj=course, patient=patient, changes=diff({}, snapshot(course)))
-        audit_record(user=by, action="create", obj=first, patient=patient, changes=diff({}, snapshot(first)))
+        audit_created(course, by=by, patient=patient)
+        audit_created(first, by=by, patient=patient)
         patient_mark_for_evaluation(patient)
     return course
 
@@ -173,7 +173,7 @@ def dose_change_record(
             reason=reason,
             created_by=user,
         )
-        audit_record(user=by, action="create", obj=change, patient=course.patient, changes=diff({}, snapshot(change)))
+        audit_created(change, by=by, patient=course.patient)
         patient_mark_for_evaluation(course.patient)
     return change
 
@@ -208,12 +208,9 @@ def course_stop(
         check_version(current, expected_version, ["end_date", "stop_reason", "tapered"])
         before = snapshot(current)
         current.end_date, current.stop_reason, current.tapered = end_date, stop_reason, tapered
-        current.version += 1
-        current.save()
-        audit_record(
-            user=by,
-            action="update",
-            obj=current,
+        save_correction(
+            current,
+            by=by,
             patient=current.patient,
             changes=diff(before, snapshot(current)),
             reason=f"stopped: {stop_reason}" + (f"; {reason.strip()}" if (reason or "").strip() else ""),

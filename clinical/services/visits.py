@@ -16,9 +16,9 @@ from clinical.models import LabResult, Skinfold, Source, Visit
 from clinical.services.labs import ValidatedLab, lab_fields, lab_validate
 from clinical.services.numbers import parse_decimal
 from clinical.services.outbox import patient_mark_for_evaluation
-from registry.audit import audit_record, diff, snapshot
+from registry.audit import diff, snapshot
 from registry.models import Patient, PhenotypeObservation
-from registry.writekit import actor, check_date, check_version, reason_errors
+from registry.writekit import actor, audit_created, check_date, check_version, reason_errors, save_correction
 
 VISIT_FIELDS = [
     "visit_date",
@@ -230,9 +230,9 @@ def visit_record(
                 for entry, v in validated
             ]
         )
-        audit_record(user=by, action="create", obj=visit, patient=patient, changes=diff({}, snapshot(visit)))
+        audit_created(visit, by=by, patient=patient)
         for r in results:
-            audit_record(user=by, action="create", obj=r, patient=patient, changes=diff({}, snapshot(r)))
+            audit_created(r, by=by, patient=patient)
         patient_mark_for_evaluation(patient)
     return visit
 
@@ -307,8 +307,6 @@ def visit_update(
             current.phenotypes.update(observed_on=current.visit_date)
         if not changes:
             return current
-        current.version += 1
-        current.save()
-        audit_record(user=by, action="update", obj=current, patient=current.patient, changes=changes, reason=reason)
+        save_correction(current, by=by, patient=current.patient, changes=changes, reason=reason)
         patient_mark_for_evaluation(current.patient)
     return current
