@@ -51,3 +51,60 @@ def make_patient(
         consented_on=dt.date(2016, 1, 1) if research_consent is not None else None,
         **extra,
     )
+
+
+# --- clinical records, through the clinical services ----------------------------------
+
+DAY = dt.date(2024, 1, 1)
+
+
+def make_lab(
+    patient,
+    value="150",
+    *,
+    analyte: str = "triglycerides",
+    unit: str = "",
+    collected_on: dt.date = DAY,
+    by=None,
+    **extra,
+):
+    """A lab result; the unit defaults to the analyte's conventional display unit."""
+    from clinical import catalogue
+    from clinical import services as clinical_services
+
+    unit = unit or catalogue.ANALYTES[analyte].display_unit(catalogue.CONVENTIONAL).unit
+    return clinical_services.lab_result_record(
+        patient=patient, analyte=analyte, value=value, unit=unit, collected_on=collected_on, by=by, **extra
+    )
+
+
+def make_visit(patient, *, visit_date: dt.date = DAY, by=None, **fields):
+    """A visit; ``fields`` are visit fields, ``labs`` / ``skinfolds`` / ``phenotypes`` too."""
+    from clinical import services as clinical_services
+
+    return clinical_services.visit_record(patient=patient, visit_date=visit_date, by=by, **fields)
+
+
+def make_course(
+    patient,
+    *,
+    drug: str = "metreleptin",
+    start_date: dt.date = DAY,
+    dose="5",
+    dose_unit: str = "",
+    by=None,
+    **extra,
+):
+    """A treatment course with its first dose; the unit defaults to the drug's first one."""
+    from clinical import catalogue
+    from clinical import services as clinical_services
+
+    return clinical_services.course_start(
+        patient=patient,
+        drug=drug,
+        start_date=start_date,
+        dose=dose,
+        dose_unit=dose_unit or catalogue.DRUGS[drug].units[0],
+        by=by,
+        **extra,
+    )

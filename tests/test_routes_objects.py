@@ -19,6 +19,7 @@ from django.apps import apps
 from clinical import services
 from clinical.models import Alert, LabImport
 from registry.tokens import token_issue
+from tests.factories import make_course, make_visit
 from tests.test_routes import ROUTES
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +32,7 @@ OBJECT_ROUTES = [r for r, _u, has_params in ROUTES if has_params and not r.start
 def site_a_objects(patient_a, clinician_a, django_capture_on_commit_callbacks):
     today = dt.date.today()
     with django_capture_on_commit_callbacks(execute=True):  # the evaluation raises the alert
-        visit = services.visit_record(
+        visit = make_visit(
             patient=patient_a,
             by=clinician_a,
             visit_date=today - dt.timedelta(days=10),
@@ -39,14 +40,7 @@ def site_a_objects(patient_a, clinician_a, django_capture_on_commit_callbacks):
             labs=[services.LabEntry("triglycerides", "1200", "mg/dL")],
         )
     lab = visit.lab_results.get()
-    course = services.course_start(
-        patient=patient_a,
-        drug="metreleptin",
-        start_date=today - dt.timedelta(days=5),
-        dose="5",
-        dose_unit="mg/day",
-        by=clinician_a,
-    )
+    course = make_course(patient=patient_a, start_date=today - dt.timedelta(days=5), by=clinician_a)
     alert = Alert.objects.get(patient=patient_a, rule="TG_SEVERE")
     lab_import = LabImport.objects.create(
         user=clinician_a,

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from clinical import services
 from registry.tokens import token_issue
 from tests import live
-from tests.factories import make_patient, make_site, make_user
+from tests.factories import make_course, make_lab, make_patient, make_site, make_user, make_visit
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -43,21 +42,10 @@ def _seed() -> tuple[tuple[str, str], list[dict[str, str]]]:
     real_ids = []
     for i in range(3):
         patient = make_patient(site=site_a, by=clinician, mrn=f"LIVE{i}")
-        visit = services.visit_record(
-            patient=patient, by=clinician, visit_date=dt.date(2023, 1, 5), weight_kg=60, height_cm=165
-        )
+        visit = make_visit(patient=patient, by=clinician, visit_date=dt.date(2023, 1, 5), weight_kg=60, height_cm=165)
         for day, tg in ((dt.date(2023, 1, 1), 12), (dt.date(2023, 7, 1), 6)):
-            services.lab_result_record(
-                patient=patient, analyte="triglycerides", value=tg, unit="mmol/L", collected_on=day, by=clinician
-            )
-        course = services.course_start(
-            patient=patient,
-            drug="metreleptin",
-            start_date=dt.date(2023, 1, 2),
-            dose=5,
-            dose_unit="mg/day",
-            by=clinician,
-        )
+            make_lab(patient=patient, value=tg, unit="mmol/L", collected_on=day, by=clinician)
+        course = make_course(patient=patient, start_date=dt.date(2023, 1, 2), dose=5, by=clinician)
         real_ids.append(_ids(patient, visit=visit, course=course))
     other_patient = make_patient(site=site_b, by=other, mrn="LIVEB1")
     real_ids.append(_ids(other_patient))

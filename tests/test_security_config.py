@@ -5,7 +5,6 @@ tasks that take ids and plain values."""
 
 from __future__ import annotations
 
-import datetime as dt
 import inspect
 import os
 import secrets
@@ -19,8 +18,8 @@ from django.conf import settings
 from kombu.exceptions import ContentDisallowed
 from kombu.serialization import dumps, loads, prepare_accept_content
 
-from clinical import services
 from registry.celery import app
+from tests.factories import make_lab
 from tests.test_security_auth import production_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,13 +136,6 @@ def test_services_publish_the_patient_id_only(patient_a, clinician_a, monkeypatc
     sent = []
     monkeypatch.setattr(tasks.evaluate_patient, "delay", lambda *a, **kw: sent.append((a, kw)))
     with django_capture_on_commit_callbacks(execute=True):
-        services.lab_result_record(
-            patient=patient_a,
-            analyte="triglycerides",
-            value="3",
-            unit="mmol/L",
-            collected_on=dt.date(2024, 1, 1),
-            by=clinician_a,
-        )
+        make_lab(patient=patient_a, value="3", unit="mmol/L", by=clinician_a)
     assert sent == [((patient_a.pk,), {})]
     assert type(sent[0][0][0]) is int

@@ -25,7 +25,7 @@ from clinical import imports, services, tasks
 from clinical.models import Alert
 from registry import services as registry_services
 from registry.tokens import token_issue
-from tests.factories import make_patient, make_user
+from tests.factories import make_course, make_lab, make_patient, make_user, make_visit
 
 pytestmark = pytest.mark.django_db
 
@@ -48,34 +48,17 @@ def hostile(site_a, clinician_a):
     registry_services.consent_record(
         patient=patient, research_use=True, version=SHORT, consented_on=dt.date(2020, 1, 1), by=clinician_a
     )
-    visit = services.visit_record(
+    visit = make_visit(
         patient=patient, by=author, visit_date=dt.date(2024, 1, 5), weight_kg=60, height_cm=165, notes=SCRIPT + IMG
     )
-    lab = services.lab_result_record(
-        patient=patient,
-        analyte="triglycerides",
-        value="1200",
-        unit="mg/dL",
-        collected_on=dt.date(2024, 1, 5),
-        by=author,
-    )
-    course = services.course_start(
-        patient=patient,
-        drug="metreleptin",
-        start_date=dt.date(2024, 1, 6),
-        dose=5,
-        dose_unit="mg/day",
-        by=author,
-        notes=IMG,
-    )
+    lab = make_lab(patient=patient, value="1200", collected_on=dt.date(2024, 1, 5), by=author)
+    course = make_course(patient=patient, start_date=dt.date(2024, 1, 6), dose=5, by=author, notes=IMG)
     tasks.evaluate_patient(patient.pk)  # (the on-commit enqueue does not fire inside a test transaction)
     alert = Alert.objects.get(patient=patient, rule="TG_SEVERE")
     Alert.objects.filter(pk=alert.pk).update(message=SCRIPT + IMG)
     services.alert_acknowledge(alert=alert, by=clinician_a, note=IMG + SCRIPT)
     other = make_patient(site=site_a, by=clinician_a)  # an open alert for the worklist
-    services.lab_result_record(
-        patient=other, analyte="triglycerides", value="1300", unit="mg/dL", collected_on=dt.date(2024, 2, 1), by=author
-    )
+    make_lab(patient=other, value="1300", collected_on=dt.date(2024, 2, 1), by=author)
     tasks.evaluate_patient(other.pk)
     assert Alert.objects.filter(patient=other).update(message=IMG + SCRIPT)
     csv = (

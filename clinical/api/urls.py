@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from clinical.api import views
+from clinical.api import imports, views
 
 P = "patients/<uuid:patient_id>"
 
@@ -19,7 +19,7 @@ urlpatterns = [
     path(f"{P}/alerts/", views.AlertList.as_view(), name="api-alerts"),
     path(f"{P}/alerts/<uuid:alert_id>/acknowledge/", views.AlertAcknowledge.as_view(), name="api-alert-ack"),
     path(f"{P}/trends/", views.TrendList.as_view(), name="api-trends"),
-    path("lab-imports/", views.LabImportCreate.as_view(), name="api-lab-imports"),
-    path("lab-imports/<uuid:import_id>/", views.LabImportDetail.as_view(), name="api-lab-import"),
-    path("lab-imports/<uuid:import_id>/confirm/", views.LabImportConfirm.as_view(), name="api-lab-import-confirm"),
+    path("lab-imports/", imports.LabImportCreate.as_view(), name="api-lab-imports"),
+    path("lab-imports/<uuid:import_id>/", imports.LabImportDetail.as_view(), name="api-lab-import"),
+    path("lab-imports/<uuid:import_id>/confirm/", imports.LabImportConfirm.as_view(), name="api-lab-import-confirm"),
 ]

@@ -18,7 +18,6 @@ from clinical.models import Severity
 from registry import access
 
 PAGE_SIZE = 50
-NOTE_MAX = 2000
 
 
 @login_required
@@ -68,10 +67,7 @@ def alert_acknowledge(request: HttpRequest, public_id) -> HttpResponse:
     alert = access.alert_for_user(request.user, public_id)  # 404: not yours or no such alert
     if not access.can_write(request.user, alert.patient):
         raise PermissionDenied("You cannot acknowledge alerts of this patient.")
-    note = request.POST.get("note", "").strip()
-    if len(note) > NOTE_MAX:
-        messages.error(request, f"The note is too long (at most {NOTE_MAX} characters).")
-        return HttpResponseRedirect(_next_url(request))
+    note = request.POST.get("note", "")  # the service refuses one that is too long
     try:
         alert = services.alert_acknowledge(alert=alert, by=request.user, note=note)
     except ValidationError as exc:

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from clinical import imports, selectors
 from clinical.models import LabImport
 from registry import access
+from registry.writekit import UploadTooLarge, check_upload_size
 
 PREVIEW_OK_ROWS = 200
 
@@ -37,9 +38,9 @@ def lab_import_upload(request):
             context["error"] = "Choose a CSV file to upload."
             return render(request, "imports/upload.html", context, status=400)
         try:
-            imports.check_size(upload.size)
+            check_upload_size(upload.size)
             record, _plan = imports.lab_import_upload(user=request.user, filename=upload.name, content=upload.read())
-        except imports.ImportTooLarge as exc:
+        except UploadTooLarge as exc:
             context["error"] = str(exc)
             return render(request, "imports/upload.html", context, status=413)
         except ValidationError as exc:

@@ -9,12 +9,11 @@ from django.template.loader import render_to_string
 from django.test import RequestFactory
 from django.urls import reverse
 
-from clinical import services
-from clinical.selectors import patient_open_alerts
 from clinical.evaluation import patient_evaluate
 from clinical.models import Alert, AlertStatus
+from clinical.selectors import patient_open_alerts
 from registry.models import AuditEvent
-from tests.factories import make_patient
+from tests.factories import make_lab, make_patient
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +21,7 @@ URL = "/alerts/"
 
 
 def raise_alert(patient, by, value="1200", analyte="triglycerides", unit="mg/dL", on=dt.date(2025, 1, 10)):
-    services.lab_result_record(patient=patient, analyte=analyte, value=value, unit=unit, collected_on=on, by=by)
+    make_lab(patient=patient, analyte=analyte, value=value, unit=unit, collected_on=on, by=by)
     patient_evaluate(patient_id=patient.pk, today=dt.date(2025, 6, 1))
 
 
@@ -108,14 +107,7 @@ def test_pagination_and_query_count(client, clinician_a, site_a, django_assert_n
     patients = [make_patient(site=site_a, by=clinician_a) for _ in range(3)]
     for p in patients:
         for day in range(1, 20):
-            services.lab_result_record(
-                patient=p,
-                analyte="glucose",
-                value="50",
-                unit="mg/dL",
-                collected_on=dt.date(2025, 1, day),
-                by=clinician_a,
-            )
+            make_lab(patient=p, analyte="glucose", value="50", collected_on=dt.date(2025, 1, day), by=clinician_a)
         patient_evaluate(patient_id=p.pk, today=dt.date(2025, 6, 1))
     assert Alert.objects.count() == 57
     client.force_login(clinician_a)
@@ -214,14 +206,7 @@ def aged_alerts(patient_a, clinician_a):
     today = timezone.localdate()
     days = [10, 60, 200, 800]
     for ago in days:
-        services.lab_result_record(
-            patient=patient_a,
-            analyte="triglycerides",
-            value="1200",
-            unit="mg/dL",
-            collected_on=today - dt.timedelta(days=ago),
-            by=clinician_a,
-        )
+        make_lab(patient=patient_a, value="1200", collected_on=today - dt.timedelta(days=ago), by=clinician_a)
         patient_evaluate(patient_id=patient_a.pk, today=today)
     return {ago: today - dt.timedelta(days=ago) for ago in days}
 

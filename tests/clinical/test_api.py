@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from clinical import services
 from clinical.models import Alert, LabResult, TreatmentCourse, Visit
 from registry.models import AuditEvent
+from tests.factories import make_course, make_lab
 from tests.registry.test_api import api_for
 
 
@@ -82,9 +82,7 @@ def test_lab_list_filters_ordering_and_cursor(api_a, api_res, clinician_a, patie
         (dt.date(2024, 2, 1), "triglycerides", 4, "mmol/L"),
         (dt.date(2024, 3, 1), "hba1c", 7, "%"),
     ]:
-        services.lab_result_record(
-            patient=patient_a, analyte=analyte, value=value, unit=unit, collected_on=day, by=clinician_a
-        )
+        make_lab(patient=patient_a, analyte=analyte, value=value, unit=unit, collected_on=day, by=clinician_a)
     url = lab_url(patient_a)
     newest_first = [r["collected_on"] for r in api_a.get(url).json()["results"]]
     assert newest_first == ["2024-03-01", "2024-02-01", "2024-01-01"]
@@ -105,14 +103,7 @@ def test_lab_list_filters_ordering_and_cursor(api_a, api_res, clinician_a, patie
 @pytest.mark.django_db
 def test_lab_list_query_count(api_a, clinician_a, patient_a, django_assert_num_queries):
     for i in range(5):
-        services.lab_result_record(
-            patient=patient_a,
-            analyte="alt",
-            value=20 + i,
-            unit="U/L",
-            collected_on=dt.date(2024, 1, 1 + i),
-            by=clinician_a,
-        )
+        make_lab(patient=patient_a, analyte="alt", value=20 + i, collected_on=dt.date(2024, 1, 1 + i), by=clinician_a)
     # token, token last_used update, memberships, patient, lab page (patient and visit joined)
     with django_assert_num_queries(5):
         response = api_a.get(lab_url(patient_a))
@@ -121,14 +112,7 @@ def test_lab_list_query_count(api_a, clinician_a, patient_a, django_assert_num_q
 
 @pytest.mark.django_db
 def test_lab_patch_if_match_reason_and_stale(api_a, api_res, clinician_a, patient_a, patient_b, clinician_b):
-    lab = services.lab_result_record(
-        patient=patient_a,
-        analyte="triglycerides",
-        value=5,
-        unit="mmol/L",
-        collected_on=dt.date(2024, 1, 1),
-        by=clinician_a,
-    )
+    lab = make_lab(patient=patient_a, value=5, unit="mmol/L", by=clinician_a)
     url = lab_url(patient_a, lab)
     etag = api_a.get(url)["ETag"]
     assert api_a.patch(url, {"value": 6, "change_reason": "typo"}, format="json").status_code == 428
@@ -144,9 +128,7 @@ def test_lab_patch_if_match_reason_and_stale(api_a, api_res, clinician_a, patien
     assert lab.value == 6 and lab.version == 2
     assert AuditEvent.objects.filter(object_id=str(lab.public_id), action="update", reason="typo").count() == 1
     assert api_res.patch(url, {"value": 8, "change_reason": "x"}, format="json", HTTP_IF_MATCH='"2"').status_code == 403
-    other = services.lab_result_record(
-        patient=patient_b, analyte="alt", value=20, unit="U/L", collected_on=dt.date(2024, 1, 1), by=clinician_b
-    )
+    other = make_lab(patient=patient_b, analyte="alt", value=20, by=clinician_b)
     assert (
         api_a.patch(
             lab_url(patient_b, other), {"value": 8, "change_reason": "x"}, format="json", HTTP_IF_MATCH='"1"'
@@ -161,9 +143,7 @@ def test_lab_patch_if_match_reason_and_stale(api_a, api_res, clinician_a, patien
 
 @pytest.mark.django_db
 def test_lab_delete_needs_reason(api_a, clinician_a, patient_a):
-    lab = services.lab_result_record(
-        patient=patient_a, analyte="alt", value=20, unit="U/L", collected_on=dt.date(2024, 1, 1), by=clinician_a
-    )
+    lab = make_lab(patient=patient_a, analyte="alt", value=20, by=clinician_a)
     assert api_a.delete(lab_url(patient_a, lab)).status_code == 400
     assert (
         api_a.delete(lab_url(patient_a, lab) + "?change_reason=wrong+patient", HTTP_IF_MATCH='"9"').status_code == 412
@@ -266,14 +246,7 @@ def test_alerts_list_and_acknowledge(
     api_a, api_res, clinician_a, patient_a, patient_b, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        services.lab_result_record(
-            patient=patient_a,
-            analyte="triglycerides",
-            value=1200,
-            unit="mg/dL",
-            collected_on=dt.date(2024, 1, 1),
-            by=clinician_a,
-        )
+        make_lab(patient=patient_a, value=1200, by=clinician_a)
     url = f"/api/v1/patients/{patient_a.public_id}/alerts/"
     alerts = api_a.get(url).json()["results"]
     severe = next(a for a in alerts if a["rule"] == "TG_SEVERE")
@@ -295,17 +268,8 @@ def test_trends_return_rule_fields_and_response_class(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         for day, value in [(dt.date(2023, 1, 1), 10), (dt.date(2023, 4, 1), 6), (dt.date(2024, 1, 5), 4)]:
-            services.lab_result_record(
-                patient=patient_a, analyte="triglycerides", value=value, unit="mmol/L", collected_on=day, by=clinician_a
-            )
-        services.course_start(
-            patient=patient_a,
-            drug="metreleptin",
-            start_date=dt.date(2023, 1, 2),
-            dose=5,
-            dose_unit="mg/day",
-            by=clinician_a,
-        )
+            make_lab(patient=patient_a, value=value, unit="mmol/L", collected_on=day, by=clinician_a)
+        make_course(patient=patient_a, start_date=dt.date(2023, 1, 2), dose=5, by=clinician_a)
     body = api_a.get(f"/api/v1/patients/{patient_a.public_id}/trends/").json()
     tg = next(t for t in body["analytes"] if t["analyte"] == "triglycerides")
     for field in ("latest_value", "baseline_value", "nadir_value", "slope_per_year", "months", "unit"):

@@ -8,10 +8,11 @@ from decimal import Decimal
 import pytest
 
 from clinical import services
-from clinical.services import alert_acknowledge
 from clinical.evaluation import patient_evaluate, patients_evaluate
 from clinical.models import Alert, AlertStatus, CourseResponse, TrendSnapshot
+from clinical.services import alert_acknowledge
 from registry.models import Patient
+from tests.factories import make_course, make_visit
 
 pytestmark = pytest.mark.django_db
 
@@ -60,10 +61,8 @@ def test_event_alert_stays_when_value_is_corrected(patient_a, clinician_a):
 
 
 def metreleptin_patient(patient, by, start=dt.date(2024, 1, 1)):
-    services.visit_record(patient=patient, by=by, visit_date=start, weight_kg="60")
-    return services.course_start(
-        patient=patient, drug="metreleptin", start_date=start, dose="5", dose_unit="mg/day", by=by
-    )
+    make_visit(patient=patient, by=by, visit_date=start, weight_kg="60")
+    return make_course(patient=patient, start_date=start, by=by)
 
 
 def test_state_rule_resolves_and_reopens_on_the_same_row(patient_a, clinician_a):

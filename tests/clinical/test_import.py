@@ -10,9 +10,10 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from clinical import imports, services
+from clinical import imports
 from clinical.models import LabImport, LabResult
 from registry.models import AuditEvent, Patient
+from tests.factories import make_lab
 from tests.registry.test_api import api_for
 
 HEADER = "registry_code,mrn,analyte,value,unit,collected_on,fasting\r\n"
@@ -119,14 +120,7 @@ def test_other_sites_patient_gets_the_unknown_patient_message(clinician_a, patie
 
 @pytest.mark.django_db
 def test_duplicates_of_existing_results_and_within_the_file(clinician_a, code_a, patient_a):
-    services.lab_result_record(
-        patient=patient_a,
-        analyte="triglycerides",
-        value="5.2",
-        unit="mmol/L",
-        collected_on=dt.date(2024, 3, 1),
-        by=clinician_a,
-    )
+    make_lab(patient=patient_a, value="5.2", unit="mmol/L", collected_on=dt.date(2024, 3, 1), by=clinician_a)
     plan = preview(clinician_a, HEADER + row(code_a) + row(code_a, day="2024-04-01") + row(code_a, day="2024-04-01"))
     assert "already recorded" in plan.rows[0].errors[0]
     assert plan.rows[1].errors == []
@@ -167,14 +161,7 @@ def test_confirm_revalidates_against_the_database(clinician_a, code_a, patient_a
         user=clinician_a, filename="ok.csv", content=(HEADER + row(code_a)).encode()
     )
     assert plan.ok
-    services.lab_result_record(
-        patient=patient_a,
-        analyte="triglycerides",
-        value="5.2",
-        unit="mmol/L",
-        collected_on=dt.date(2024, 3, 1),
-        by=clinician_a,
-    )
+    make_lab(patient=patient_a, value="5.2", unit="mmol/L", collected_on=dt.date(2024, 3, 1), by=clinician_a)
     with pytest.raises(imports.ValidationError, match="nothing was imported"):
         imports.lab_import_confirm(lab_import=record, by=clinician_a)
     assert LabResult.objects.count() == 1

@@ -12,19 +12,17 @@ from django.core.management import call_command
 from django.db import OperationalError
 from django.utils import timezone
 
-from clinical import services, tasks
+from clinical import tasks
 from clinical.models import Alert, TrendSnapshot
 from registry.celery import app
 from registry.models import Patient
-from tests.factories import make_patient
+from tests.factories import make_course, make_lab, make_patient
 
 pytestmark = pytest.mark.django_db
 
 
 def tg_lab(patient, by, value="1200", on=dt.date(2025, 1, 10)):
-    return services.lab_result_record(
-        patient=patient, analyte="triglycerides", value=value, unit="mg/dL", collected_on=on, by=by
-    )
+    return make_lab(patient=patient, value=value, collected_on=on, by=by)
 
 
 def test_task_options():
@@ -118,22 +116,12 @@ def test_recompute_registry_fans_out_in_chunks(site_a, clinician_a, monkeypatch)
 
 
 def test_monitoring_check_targets_active_metreleptin_and_open_overdue(patient_a, patient_b, clinician_a, clinician_b):
-    services.course_start(
-        patient=patient_a,
-        drug="metreleptin",
-        start_date=dt.date(2024, 1, 1),
-        dose="5",
-        dose_unit="mg/day",
-        by=clinician_a,
-    )
-    services.course_start(
+    make_course(patient=patient_a, by=clinician_a)
+    make_course(
         patient=patient_b,
-        drug="metreleptin",
         start_date=dt.date(2020, 1, 1),
         end_date=dt.date(2021, 1, 1),
         stop_reason="other",
-        dose="5",
-        dose_unit="mg/day",
         by=clinician_b,
     )
     assert tasks.monitoring_patient_ids(timezone.localdate()) == [patient_a.pk]

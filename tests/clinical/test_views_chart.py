@@ -11,6 +11,7 @@ from django.urls import reverse
 from clinical import services
 from clinical.models import Alert
 from registry.models import AuditEvent
+from tests.factories import make_course, make_lab, make_visit
 
 pytestmark = pytest.mark.django_db
 DAY = dt.date(2024, 3, 1)
@@ -34,16 +35,10 @@ def test_other_sites_patient_is_404(client, clinician_b, patient_a):
 
 
 def test_chart_shows_identity_codes_labs_flags_and_timeline(client, clinician_a, patient_a):
-    services.visit_record(patient=patient_a, by=clinician_a, visit_date=DAY, weight_kg="60", height_cm="160")
-    services.lab_result_record(
-        patient=patient_a, analyte="triglycerides", value="1200", unit="mg/dL", collected_on=DAY, by=clinician_a
-    )
-    services.lab_result_record(
-        patient=patient_a, analyte="hba1c", value="64", unit="mmol/mol", collected_on=DAY, by=clinician_a
-    )
-    services.course_start(
-        patient=patient_a, drug="metreleptin", start_date=DAY, dose="5", dose_unit="mg/day", by=clinician_a
-    )
+    make_visit(patient=patient_a, by=clinician_a, visit_date=DAY, weight_kg="60", height_cm="160")
+    make_lab(patient=patient_a, value="1200", collected_on=DAY, by=clinician_a)
+    make_lab(patient=patient_a, analyte="hba1c", value="64", unit="mmol/mol", collected_on=DAY, by=clinician_a)
+    make_course(patient=patient_a, start_date=DAY, by=clinician_a)
     client.force_login(clinician_a)
     resp = client.get(chart(patient_a))
     body = resp.content.decode()
@@ -71,9 +66,7 @@ def test_researcher_sees_pseudonymous_chart_without_write_links(client, research
 
 
 def test_history_lists_changes_with_reason(client, clinician_a, patient_a):
-    lab = services.lab_result_record(
-        patient=patient_a, analyte="alt", value="40", unit="U/L", collected_on=DAY, by=clinician_a
-    )
+    lab = make_lab(patient=patient_a, analyte="alt", value="40", collected_on=DAY, by=clinician_a)
     services.lab_result_update(result=lab, by=clinician_a, reason="typo in value", expected_version=1, value="41")
     client.force_login(clinician_a)
     body = client.get(reverse("patient-history", args=[patient_a.public_id])).content.decode()
@@ -83,20 +76,16 @@ def test_history_lists_changes_with_reason(client, clinician_a, patient_a):
 def test_chart_query_count_is_fixed(client, clinician_a, patient_a, django_assert_num_queries):
     for i in range(3):
         day = DAY + dt.timedelta(days=30 * i)
-        services.visit_record(
+        make_visit(
             patient=patient_a,
             by=clinician_a,
             visit_date=day,
             weight_kg="60",
             labs=[services.LabEntry("triglycerides", str(200 + i), "mg/dL"), services.LabEntry("hba1c", "7", "%")],
         )
-    services.course_start(
-        patient=patient_a, drug="insulin", start_date=DAY, dose="40", dose_unit="U/day", by=clinician_a
-    )
+    make_course(patient=patient_a, drug="insulin", start_date=DAY, dose="40", by=clinician_a)
     for analyte, value, rule in (("triglycerides", "1500", "TG_SEVERE"), ("glucose", "40", "HYPOGLYCEMIA")):
-        r = services.lab_result_record(
-            patient=patient_a, analyte=analyte, value=value, unit="mg/dL", collected_on=DAY, by=clinician_a
-        )
+        r = make_lab(patient=patient_a, analyte=analyte, value=value, unit="mg/dL", collected_on=DAY, by=clinician_a)
         Alert.objects.create(
             patient=patient_a,
             rule=rule,

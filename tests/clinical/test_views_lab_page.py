@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from clinical import services
 from clinical.models import LabResult
+from tests.factories import make_lab
 
 pytestmark = pytest.mark.django_db
 DAY = dt.date(2024, 3, 1)
@@ -24,7 +24,7 @@ def results(patient_a, clinician_a):
     out = []
     for i in range(60):
         out.append(
-            services.lab_result_record(
+            make_lab(
                 patient=patient_a,
                 analyte="triglycerides" if i % 2 else "hba1c",
                 value=str(150 + i) if i % 2 else "58",
@@ -53,9 +53,7 @@ def test_every_result_paginated_in_the_users_units(client, clinician_a, patient_
 
 
 def test_flags_shown_with_text(client, clinician_a, patient_a):
-    services.lab_result_record(
-        patient=patient_a, analyte="triglycerides", value="1500", unit="mg/dL", collected_on=DAY, by=clinician_a
-    )
+    make_lab(patient=patient_a, value="1500", collected_on=DAY, by=clinician_a)
     client.force_login(clinician_a)
     body = client.get(labs_url(patient_a)).content.decode()
     assert "critical</span>" in body

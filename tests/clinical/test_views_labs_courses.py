@@ -12,6 +12,7 @@ from django.urls import reverse
 from clinical import services
 from clinical.models import DoseChange, LabResult, TreatmentCourse
 from registry.models import AuditEvent
+from tests.factories import make_course, make_lab, make_visit
 
 pytestmark = pytest.mark.django_db
 DAY = dt.date(2024, 3, 1)
@@ -19,9 +20,7 @@ DAY = dt.date(2024, 3, 1)
 
 @pytest.fixture
 def lab_a(patient_a, clinician_a):
-    return services.lab_result_record(
-        patient=patient_a, analyte="triglycerides", value="300", unit="mg/dL", collected_on=DAY, by=clinician_a
-    )
+    return make_lab(patient=patient_a, value="300", collected_on=DAY, by=clinician_a)
 
 
 def lab_post(**extra):
@@ -122,7 +121,7 @@ def test_lab_pages_of_other_site_or_researcher_are_404(client, clinician_b, rese
 
 @pytest.fixture
 def weighed(patient_a, clinician_a):
-    services.visit_record(patient=patient_a, by=clinician_a, visit_date=DAY, weight_kg="60")
+    make_visit(patient=patient_a, by=clinician_a, visit_date=DAY, weight_kg="60")
     return patient_a
 
 
@@ -150,9 +149,7 @@ def test_start_above_label_max_warns_but_saves(client, clinician_a, weighed):
 
 
 def test_overlapping_course_is_refused_inline(client, clinician_a, weighed):
-    services.course_start(
-        patient=weighed, drug="metreleptin", start_date=DAY, dose="5", dose_unit="mg/day", by=clinician_a
-    )
+    make_course(patient=weighed, start_date=DAY, by=clinician_a)
     client.force_login(clinician_a)
     data = {
         "drug": "metreleptin",
@@ -177,9 +174,7 @@ def test_other_drug_with_its_units(client, clinician_a, weighed):
 
 
 def test_dose_change_and_stop_with_taper(client, clinician_a, weighed):
-    course = services.course_start(
-        patient=weighed, drug="metreleptin", start_date=DAY, dose="5", dose_unit="mg/day", by=clinician_a
-    )
+    course = make_course(patient=weighed, start_date=DAY, by=clinician_a)
     client.force_login(clinician_a)
     dose_url = reverse("dose-new", args=[course.public_id])
     later = (DAY + dt.timedelta(days=30)).isoformat()
@@ -205,9 +200,7 @@ def test_dose_change_and_stop_with_taper(client, clinician_a, weighed):
 
 
 def test_course_pages_of_other_site_or_researcher_are_404(client, clinician_b, researcher_a, clinician_a, weighed):
-    course = services.course_start(
-        patient=weighed, drug="metreleptin", start_date=DAY, dose="5", dose_unit="mg/day", by=clinician_a
-    )
+    course = make_course(patient=weighed, start_date=DAY, by=clinician_a)
     for user in (clinician_b, researcher_a):
         client.force_login(user)
         assert client.get(course_url(weighed)).status_code == 404

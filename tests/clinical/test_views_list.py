@@ -7,10 +7,9 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from clinical import services
 from clinical.models import Alert, AlertStatus, Severity
 from registry.models import Patient
-from tests.factories import make_patient, make_user
+from tests.factories import make_course, make_lab, make_patient, make_user
 
 pytestmark = pytest.mark.django_db
 URL = "/patients/"
@@ -18,7 +17,7 @@ DAY = dt.date(2024, 3, 1)
 
 
 def lab(patient, analyte, value, unit, by, day=DAY):
-    return services.lab_result_record(patient=patient, analyte=analyte, value=value, unit=unit, collected_on=day, by=by)
+    return make_lab(patient=patient, analyte=analyte, value=value, unit=unit, collected_on=day, by=by)
 
 
 def test_anonymous_is_sent_to_login(client):
@@ -68,7 +67,7 @@ def test_clinician_of_two_roles_finds_names_only_where_clinical(client, clinicia
 def test_filters_subtype_metreleptin_alerts(client, clinician_a, site_a):
     fpld = make_patient(site=site_a, by=clinician_a, subtype="FPLD2")
     cgl = make_patient(site=site_a, by=clinician_a, subtype="CGL1")
-    services.course_start(patient=cgl, drug="metreleptin", start_date=DAY, dose="5", dose_unit="mg/day", by=clinician_a)
+    make_course(patient=cgl, start_date=DAY, by=clinician_a)
     Alert.objects.create(
         patient=fpld, rule="TG_SEVERE", subject_key="x", severity=Severity.CRITICAL, severity_rank=0, message="m"
     )

@@ -13,6 +13,7 @@ from clinical import services
 from clinical.models import LabResult, Skinfold, Visit
 from registry.models import AuditEvent, PhenotypeObservation
 from tests.clinical.test_views_visits import counts, form_data
+from tests.factories import make_visit
 
 pytestmark = pytest.mark.django_db
 DAY = dt.date(2024, 3, 1)
@@ -20,7 +21,7 @@ DAY = dt.date(2024, 3, 1)
 
 @pytest.fixture
 def visit(patient_a, clinician_a):
-    return services.visit_record(
+    return make_visit(
         patient=patient_a,
         by=clinician_a,
         visit_date=DAY,

@@ -11,6 +11,7 @@ from django.urls import reverse
 from clinical import services
 from clinical.models import LabResult, Skinfold, Visit
 from registry.models import AuditEvent, PhenotypeObservation
+from tests.factories import make_visit
 
 pytestmark = pytest.mark.django_db
 DAY = dt.date(2024, 3, 1)
@@ -168,7 +169,7 @@ def edit_data(visit, **extra):
 
 
 def test_visit_edit_needs_a_reason_and_saves(client, clinician_a, patient_a):
-    visit = services.visit_record(patient=patient_a, by=clinician_a, visit_date=DAY, weight_kg="60")
+    visit = make_visit(patient=patient_a, by=clinician_a, visit_date=DAY, weight_kg="60")
     client.force_login(clinician_a)
     edit = reverse("visit-edit", args=[visit.public_id])
     resp = client.post(edit, edit_data(visit, change_reason=""))
@@ -181,7 +182,7 @@ def test_visit_edit_needs_a_reason_and_saves(client, clinician_a, patient_a):
 
 
 def test_second_editor_gets_a_conflict_and_nothing_is_overwritten(client, clinician_a, lead_a, patient_a):
-    visit = services.visit_record(patient=patient_a, by=clinician_a, visit_date=DAY, weight_kg="60")
+    visit = make_visit(patient=patient_a, by=clinician_a, visit_date=DAY, weight_kg="60")
     services.visit_update(visit=visit, by=lead_a, reason="scale fixed", expected_version=1, weight_kg="62")
     client.force_login(clinician_a)
     resp = client.post(reverse("visit-edit", args=[visit.public_id]), edit_data(visit, weight_kg="61"))
@@ -197,7 +198,7 @@ def test_second_editor_gets_a_conflict_and_nothing_is_overwritten(client, clinic
 
 
 def test_visit_edit_of_other_site_is_404(client, clinician_b, clinician_a, patient_a):
-    visit = services.visit_record(patient=patient_a, by=clinician_a, visit_date=DAY, weight_kg="60")
+    visit = make_visit(patient=patient_a, by=clinician_a, visit_date=DAY, weight_kg="60")
     client.force_login(clinician_b)
     assert client.post(reverse("visit-edit", args=[visit.public_id]), edit_data(visit)).status_code == 404
     visit.refresh_from_db()

@@ -29,7 +29,7 @@ from clinical.evaluation import EVALUATION_LOCK_NAMESPACE
 from clinical.models import Alert
 from registry.celery import app
 from registry.models import Patient
-from tests.factories import make_patient, make_site, make_user
+from tests.factories import make_lab, make_patient, make_site, make_user
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -143,9 +143,7 @@ def people():
 
 
 def save_tg(patient, user, value="1200"):
-    return services.lab_result_record(
-        patient=patient, analyte="triglycerides", value=value, unit="mg/dL", collected_on=dt.date(2025, 1, 10), by=user
-    )
+    return make_lab(patient=patient, value=value, collected_on=dt.date(2025, 1, 10), by=user)
 
 
 def tg_severe(patient):

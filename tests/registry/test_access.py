@@ -8,7 +8,7 @@ import pytest
 from django.http import Http404
 
 from registry import access
-from tests.factories import make_patient
+from tests.factories import make_course, make_lab, make_patient, make_visit
 
 pytestmark = pytest.mark.django_db
 
@@ -49,16 +49,8 @@ def test_removed_membership_takes_effect_on_next_scope(clinician_a, patient_a):
 
 
 def test_records_under_patients_are_scoped(clinician_a, clinician_b, patient_a):
-    from clinical import services
 
-    lab = services.lab_result_record(
-        patient=patient_a,
-        analyte="triglycerides",
-        value="250",
-        unit="mg/dL",
-        collected_on=patient_a.created_at.date(),
-        by=clinician_a,
-    )
+    lab = make_lab(patient=patient_a, value="250", collected_on=patient_a.created_at.date(), by=clinician_a)
     assert access.lab_for_user(clinician_a, lab.public_id) == lab
     with pytest.raises(Http404):
         access.lab_for_user(clinician_b, lab.public_id)
@@ -69,20 +61,13 @@ def test_records_under_patients_are_scoped(clinician_a, clinician_b, patient_a):
 
 
 def _records(patient, by):
-    import datetime as dt
 
     from clinical import services
 
-    visit = services.visit_record(
-        patient=patient,
-        by=by,
-        visit_date=dt.date(2024, 1, 1),
-        weight_kg="60",
-        labs=[services.LabEntry("triglycerides", "900", "mg/dL")],
+    visit = make_visit(
+        patient=patient, by=by, weight_kg="60", labs=[services.LabEntry("triglycerides", "900", "mg/dL")]
     )
-    course = services.course_start(
-        patient=patient, drug="metformin", start_date=dt.date(2024, 1, 1), dose="1000", dose_unit="mg/day", by=by
-    )
+    course = make_course(patient=patient, drug="metformin", dose="1000", by=by)
     return {"visit": visit, "lab": visit.lab_results.get(), "course": course}
 
 

@@ -3,13 +3,11 @@ only, writes only for those who manage sites and members."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from django.urls import reverse
 
-from clinical import services
 from registry.models import Membership, User
+from tests.factories import make_lab
 
 pytestmark = pytest.mark.django_db
 
@@ -22,26 +20,12 @@ def staff(user):
 
 @pytest.fixture
 def lab_a(patient_a, clinician_a):
-    return services.lab_result_record(
-        patient=patient_a,
-        analyte="triglycerides",
-        value="700",
-        unit="mg/dL",
-        collected_on=dt.date(2024, 1, 1),
-        by=clinician_a,
-    )
+    return make_lab(patient=patient_a, value="700", by=clinician_a)
 
 
 @pytest.fixture
 def lab_b(patient_b, clinician_b):
-    return services.lab_result_record(
-        patient=patient_b,
-        analyte="triglycerides",
-        value="800",
-        unit="mg/dL",
-        collected_on=dt.date(2024, 1, 1),
-        by=clinician_b,
-    )
+    return make_lab(patient=patient_b, value="800", by=clinician_b)
 
 
 def test_clinician_lists_only_own_site(client, clinician_a, patient_a, patient_b, lab_a, lab_b):

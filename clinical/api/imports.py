@@ -1,0 +1,129 @@
+"""Lab CSV import under ``/api/v1/lab-imports/``: upload (the preview comes back),
+read the preview again, confirm (every row or none). The parsing and the all-or-nothing
+import live in ``clinical.imports``; an upload is visible to its own user only."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, parsers, status
+from rest_framework.response import Response
+
+from clinical import imports
+from clinical.api import serializers
+from clinical.models import LabImport
+from registry import access
+from registry.api.base import ErrorSerializer, PayloadTooLarge, RegistryAPIView, content_length
+from registry.writekit import UploadTooLarge, check_upload_size
+
+
+class ImportMultiPartParser(parsers.MultiPartParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        request = (parser_context or {}).get("request")
+        if request is not None and content_length(request) > settings.LAB_IMPORT_MAX_BYTES + 64 * 1024:
+            raise PayloadTooLarge(f"The file is larger than the limit of {settings.LAB_IMPORT_MAX_BYTES:,} bytes.")
+        return super().parse(stream, media_type, parser_context)
+
+
+class CSVBodyParser(parsers.BaseParser):
+    """A raw ``text/csv`` body, for scripts that post the file itself."""
+
+    media_type = "text/csv"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.LAB_IMPORT_MAX_BYTES
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"The file is larger than the limit of {limit:,} bytes.")
+        return {"__csv__": raw}
+
+
+def _import_body(record: LabImport, plan: imports.ImportPlan) -> dict:
+    return {
+        "id": record.public_id,
+        "filename": record.filename,
+        "status": record.status,
+        "encoding": plan.encoding,
+        "delimiter": plan.delimiter,
+        "row_count": plan.row_count,
+        "error_count": plan.error_count,
+        "imported_count": record.imported_count,
+        "warnings": plan.warnings,
+        "file_errors": plan.file_errors,
+        "rows": [
+            {
+                "line": r.line,
+                "status": r.status,
+                "patient": r.patient,
+                "analyte": r.analyte,
+                "value": r.value,
+                "unit": r.unit,
+                "collected_on": r.collected_on,
+                "errors": r.errors,
+            }
+            for r in plan.report_rows()
+        ],
+    }
+
+
+class LabImportCreate(RegistryAPIView):
+    parser_classes = [ImportMultiPartParser, CSVBodyParser]
+
+    @extend_schema(
+        request={"multipart/form-data": serializers.LabImportUploadSerializer, "text/csv": OpenApiTypes.BINARY},
+        responses={
+            201: serializers.LabImportSerializer,
+            413: OpenApiResponse(ErrorSerializer, "The file is too large."),
+        },
+        tags=["lab imports"],
+        summary="Upload a lab CSV: returns the preview; nothing is imported until confirm",
+    )
+    def post(self, request):
+        self.require_writer()
+        if "__csv__" in request.data:
+            content, filename = request.data["__csv__"], "upload.csv"
+        else:
+            upload = request.data.get("file")
+            if upload is None or not hasattr(upload, "read"):
+                raise exceptions.ValidationError({"file": ["Attach the CSV file as 'file'."]})
+            try:
+                check_upload_size(upload.size)
+            except UploadTooLarge as exc:
+                raise PayloadTooLarge(str(exc))
+            content, filename = upload.read(), upload.name
+        try:
+            record, plan = imports.lab_import_upload(user=request.user, filename=filename, content=content)
+        except UploadTooLarge as exc:
+            raise PayloadTooLarge(str(exc))
+        return Response(
+            serializers.LabImportSerializer(_import_body(record, plan)).data, status=status.HTTP_201_CREATED
+        )
+
+
+IMPORT_ID = OpenApiParameter("import_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+class LabImportDetail(RegistryAPIView):
+    @extend_schema(parameters=[IMPORT_ID], responses=serializers.LabImportSerializer, tags=["lab imports"])
+    def get(self, request, import_id):
+        record = access.lab_import_for_user(request.user, import_id)
+        plan = imports.lab_import_plan(record, user=request.user)
+        return Response(serializers.LabImportSerializer(_import_body(record, plan)).data)
+
+
+class LabImportConfirm(RegistryAPIView):
+    @extend_schema(
+        parameters=[IMPORT_ID],
+        request=None,
+        responses={200: serializers.LabImportSerializer},
+        tags=["lab imports"],
+        summary="Import every row of a previewed file, or none",
+    )
+    def post(self, request, import_id):
+        self.require_writer()
+        record = access.lab_import_for_user(request.user, import_id)
+        record, plan = imports.lab_import_confirm(lab_import=record, by=request.user)
+        body = _import_body(record, plan)
+        body["rows"] = []
+        return Response(serializers.LabImportSerializer(body).data)
