@@ -12,13 +12,19 @@ from clinical.evaluation import patient_evaluate
 from clinical.models import Alert, AlertStatus
 from registry.models import AuditEvent
 from registry.writekit import NOTE_MAX_CHARS
-from tests.factories import make_lab
 
 pytestmark = pytest.mark.django_db
 
 
 def test_over_long_note_is_refused_and_nothing_changes(patient_a, clinician_a):
-    make_lab(patient_a, analyte="glucose", value="50", unit="mg/dL", collected_on=dt.date(2025, 1, 10), by=clinician_a)
+    services.lab_result_record(
+        patient=patient_a,
+        analyte="glucose",
+        value="50",
+        unit="mg/dL",
+        collected_on=dt.date(2025, 1, 10),
+        by=clinician_a,
+    )
     patient_evaluate(patient_id=patient_a.pk, today=dt.date(2025, 2, 1))
     alert = Alert.objects.get(patient=patient_a, rule="HYPOGLYCEMIA")
     audits = AuditEvent.objects.count()
