@@ -15,7 +15,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, localcontext
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 # --------------------------------------------------------------------------------------
 # Units and conversions
@@ -546,12 +546,12 @@ def metreleptin_start_dose(weight_kg: Decimal, sex: str) -> DoseSuggestion:
     row = metreleptin_label_row(w, sex)
     mg = (row.start * w) if row.per_kg else row.start
     max_mg = metreleptin_max_mg(w, sex)
-    mg = mg.quantize(Decimal("0.01"))
+    mg = mg.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     return DoseSuggestion(
         mg=mg,
-        ml=(mg / METRELEPTIN_MG_PER_ML).quantize(Decimal("0.001")),
-        mg_per_kg=(mg / w).quantize(Decimal("0.001")),
-        max_mg=max_mg.quantize(Decimal("0.01")),
+        ml=(mg / METRELEPTIN_MG_PER_ML).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP),
+        mg_per_kg=(mg / w).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP),
+        max_mg=max_mg.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
         row=row,
     )
 

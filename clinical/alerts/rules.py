@@ -282,7 +282,7 @@ def rule_non_response(record: PatientRecord) -> list[AlertCandidate]:
                         "hba1c_change": formatting.plain(response.hba1c_change)
                         if response.hba1c_change is not None
                         else None,
-                        "tg_percent_change": formatting.plain(response.tg_percent_change.quantize(Decimal("0.1")))
+                        "tg_percent_change": formatting.plain(formatting.round_half_up(response.tg_percent_change, 1))
                         if response.tg_percent_change is not None
                         else None,
                     },
@@ -336,7 +336,7 @@ def rule_weight_loss(record: PatientRecord) -> list[AlertCandidate]:
                 seen.add(later.key)
                 with localcontext() as ctx:
                     ctx.prec = 28
-                    fall = ((top.kg - later.kg) * 100 / top.kg).quantize(Decimal("0.1"))
+                    fall = formatting.round_half_up((top.kg - later.kg) * 100 / top.kg, 1)
                 out.append(
                     AlertCandidate(
                         "WEIGHT_LOSS",
