@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from registry import access
-from registry.models import AuditEvent, Consent, Diagnosis, GeneticFinding, Patient, PhenotypeObservation
+from registry.models import ApiToken, AuditEvent, Consent, Diagnosis, GeneticFinding, Patient, PhenotypeObservation
 
 
 def patient_list(*, user, site: str = "", subtype: str = "") -> QuerySet[Patient]:
@@ -59,3 +59,8 @@ def record_updates(*, obj, limit: int) -> list[AuditEvent]:
         .select_related("user")
         .order_by("-at", "-id")[:limit]
     )
+
+
+def api_tokens_of(*, user) -> QuerySet[ApiToken]:
+    """The user's own API tokens, newest first (never anyone else's, whatever the role)."""
+    return ApiToken.objects.filter(user=user).order_by("-created_at")

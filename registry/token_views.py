@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from registry.models import ApiToken
+from registry import selectors
 from registry.tokens import token_issue, token_revoke
 
 
@@ -20,7 +20,7 @@ def token_list(request):
     if request.method == "POST":
         name = (request.POST.get("name") or "").strip()[:100] or "API token"
         token, new_key = token_issue(user=request.user, name=name)
-    tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at")
+    tokens = selectors.api_tokens_of(user=request.user)
     response = render(request, "registry/tokens.html", {"tokens": tokens, "new_key": new_key})
     response["Cache-Control"] = "no-store"
     return response
@@ -29,7 +29,7 @@ def token_list(request):
 @login_required
 @require_POST
 def token_revoke_view(request, token_id: int):
-    token = ApiToken.objects.filter(user=request.user, pk=token_id).first()
+    token = selectors.api_tokens_of(user=request.user).filter(pk=token_id).first()
     if token is None:
         raise Http404("No such token.")
     token_revoke(token=token)

@@ -32,6 +32,8 @@ from clinical.selectors.records import (
     patient_visit,
     patient_visits,
     recent_lab_imports,
+    visit_lab_count,
+    visit_parts,
 )
 
 __all__ = [
@@ -62,4 +64,6 @@ __all__ = [
     "patient_visit",
     "patient_visits",
     "recent_lab_imports",
+    "visit_lab_count",
+    "visit_parts",
 ]

@@ -47,6 +47,15 @@ def patient_visit(*, patient: Patient, public_id) -> Visit:
     return access.one_or_404(patient_visits(patient=patient), public_id, "visit")
 
 
+def visit_lab_count(*, visit: Visit) -> int:
+    return visit.lab_results.count()
+
+
+def visit_parts(*, visit: Visit) -> tuple[list, list]:
+    """The visit's skinfolds and HPO findings (the rows its edit form starts from)."""
+    return list(visit.skinfolds.all()), list(visit.phenotypes.all())
+
+
 # --- treatment courses ------------------------------------------------------------------
 
 

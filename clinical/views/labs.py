@@ -130,7 +130,7 @@ def lab_edit(request: HttpRequest, public_id) -> HttpResponse:
             except services.ConflictError as exc:
                 mine = {**kwargs, "version": d["version"]}
                 conflict = conflict_panel(lab, exc, mine, LAB_LABELS)
-                lab.refresh_from_db()
+                lab = access.lab_for_user(request.user, public_id, write=True)  # as saved now
                 form = forms.LabEditForm(initial=_lab_initial(lab))
             except ValidationError as exc:
                 forms.apply_errors(form, exc)
@@ -171,7 +171,7 @@ def lab_delete(request: HttpRequest, public_id) -> HttpResponse:
             )
         except services.ConflictError as exc:
             conflict = conflict_panel(lab, exc, {"version": form.cleaned_data["version"]}, LAB_LABELS)
-            lab.refresh_from_db()
+            lab = access.lab_for_user(request.user, public_id, write=True)
             form = forms.LabDeleteForm(initial={"version": lab.version})
         except ValidationError as exc:
             forms.apply_errors(form, exc)

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from clinical import catalogue, formatting, forms, services
+from clinical import catalogue, formatting, forms, selectors, services
 from clinical.views.common import chart_url
 from registry import access
 
@@ -57,7 +57,7 @@ def course_new(request: HttpRequest, public_id) -> HttpResponse:
         except ValidationError as exc:
             forms.apply_errors(form, exc)
         else:
-            dose = course.doses.first()
+            dose = selectors.course_doses(course=course).first()
             messages.success(
                 request,
                 f"{catalogue.DRUGS[course.drug].name} started at {formatting.plain(dose.dose)} {dose.dose_unit}.",

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from clinical import catalogue, formatting, forms, services
+from clinical import catalogue, formatting, forms, selectors, services
 from clinical.models import Visit
 from clinical.views.common import chart_url, conflict_panel
 from registry import access
@@ -113,7 +113,7 @@ def visit_new(request: HttpRequest, public_id) -> HttpResponse:
                 _visit_errors(exc, form, lab_rows, fold_rows, finding_rows)
             else:
                 if visit is not None:
-                    n = visit.lab_results.count()
+                    n = selectors.visit_lab_count(visit=visit)
                     messages.success(request, f"Visit of {visit.visit_date:%d %b %Y} saved with {n} lab result(s).")
                     return redirect(chart_url(patient))
     return render(
@@ -142,13 +142,14 @@ def _visit_initial(visit: Visit) -> dict[str, Any]:
 
 
 def _visit_parts_initial(visit: Visit) -> tuple[list[dict], list[dict]]:
-    folds = [{"site": s.site, "mm": formatting.plain(s.mm)} for s in visit.skinfolds.all()]
+    skinfolds, findings = selectors.visit_parts(visit=visit)
+    folds = [{"site": s.site, "mm": formatting.plain(s.mm)} for s in skinfolds]
     found = [
         {
             "term": forms.hpo_option(p.hpo_id) if p.hpo_id in catalogue.HPO_TERMS else p.hpo_id,
             "status": "excluded" if p.excluded else "present",
         }
-        for p in visit.phenotypes.all()
+        for p in findings
     ]
     return folds, found
 
@@ -187,7 +188,7 @@ def visit_edit(request: HttpRequest, public_id) -> HttpResponse:
             except services.ConflictError as exc:
                 labels = {n: str(fl.label) for n, fl in forms.VisitFieldsForm.base_fields.items()}
                 conflict = conflict_panel(visit, exc, {**form.visit_fields(), "version": d["version"]}, labels)
-                visit.refresh_from_db()
+                visit = access.visit_for_user(request.user, public_id, write=True)  # as saved now
                 fold_init, found_init = _visit_parts_initial(visit)
                 form = forms.VisitEditForm(initial=_visit_initial(visit))
                 folds = forms.SkinfoldFormSet(prefix="skinfolds", initial=fold_init)
