@@ -67,6 +67,12 @@ def scope_for(user: User) -> Scope:
     return scope
 
 
+def is_member(user: User) -> bool:
+    """A member of at least one site, or a registry administrator."""
+    scope = scope_for(user)
+    return scope.all_sites or bool(scope.roles)
+
+
 def forget_scope(user: User) -> None:
     """Drop the cached scope (after memberships change within one request or test)."""
     if hasattr(user, "_registry_scope"):

@@ -36,7 +36,27 @@ manages_registry = access.manages_registry
 lead_site_ids = access.lead_site_ids
 
 
-class ReadOnlyScopedAdmin(admin.ModelAdmin):
+class ScopedView:
+    """Admin mixin: the module is shown to members of a site (or registry administrators),
+    and an object can be viewed only when the scoped queryset holds it."""
+
+    def has_module_permission(self, request) -> bool:
+        return access.is_member(request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        if not self.has_module_permission(request):  # type: ignore[attr-defined]
+            return False
+        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()  # type: ignore[attr-defined]
+
+
+class ManagedView(ScopedView):
+    """As :class:`ScopedView`, for what registry administrators and site leads manage."""
+
+    def has_module_permission(self, request) -> bool:
+        return manages_registry(request.user) or bool(lead_site_ids(request.user))
+
+
+class ReadOnlyScopedAdmin(ScopedView, admin.ModelAdmin):
     """A view-only admin whose rows come from the access layer (``scoped``)."""
 
     def scoped(self, request):
@@ -48,14 +68,6 @@ class ReadOnlyScopedAdmin(admin.ModelAdmin):
             qs = qs.select_related(*self.list_select_related)
         ordering = self.get_ordering(request)
         return qs.order_by(*ordering) if ordering else qs
-
-    def has_module_permission(self, request) -> bool:
-        return bool(access.scope_for(request.user).all_sites or access.scope_for(request.user).roles)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        if not self.has_module_permission(request):
-            return False
-        return obj is None or self.scoped(request).filter(pk=obj.pk).exists()
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -89,20 +101,12 @@ class ReadOnlyInline(admin.TabularInline):
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(ScopedView, admin.ModelAdmin):
     list_display = ("code", "name", "country", "created_at")
     search_fields = ("code", "name")
 
     def get_queryset(self, request):
         return access.sites_for_user(request.user).order_by("code")
-
-    def has_module_permission(self, request) -> bool:
-        return bool(access.scope_for(request.user).all_sites or access.scope_for(request.user).roles)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        if not self.has_module_permission(request):
-            return False
-        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
 
     def has_add_permission(self, request) -> bool:
         return manages_registry(request.user)
@@ -122,7 +126,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ManagedView, DjangoUserAdmin):
     """Registry administrators manage every user; site leads see their sites' members."""
 
     inlines = [MembershipInline]
@@ -134,14 +138,6 @@ class UserAdmin(DjangoUserAdmin):
 
     def get_queryset(self, request):
         return access.users_managed_by(request.user, super().get_queryset(request))
-
-    def has_module_permission(self, request) -> bool:
-        return manages_registry(request.user) or bool(lead_site_ids(request.user))
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        if not self.has_module_permission(request):
-            return False
-        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
 
     def has_add_permission(self, request) -> bool:
         return manages_registry(request.user)
@@ -160,7 +156,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ManagedView, admin.ModelAdmin):
     list_display = ("user", "site", "role", "created_at")
     list_filter = ("role",)
     search_fields = ("user__username", "user__last_name", "site__code")
@@ -168,14 +164,6 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return access.memberships_managed_by(request.user, super().get_queryset(request))
-
-    def has_module_permission(self, request) -> bool:
-        return manages_registry(request.user) or bool(lead_site_ids(request.user))
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        if not self.has_module_permission(request):
-            return False
-        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
 
     def has_add_permission(self, request) -> bool:
         return self.has_module_permission(request)

@@ -115,22 +115,6 @@ class LabUpdateSerializer(StrictSerializer):
 # Visits
 # --------------------------------------------------------------------------------------
 
-VISIT_NUMBERS = (
-    "weight_kg",
-    "height_cm",
-    "waist_cm",
-    "hip_cm",
-    "systolic_bp",
-    "diastolic_bp",
-    "dxa_total_fat_pct",
-    "dxa_trunk_fat_pct",
-    "dxa_leg_fat_pct",
-    "dxa_arm_fat_pct",
-    "liver_pdff_pct",
-    "liver_stiffness_kpa",
-    "liver_cap_dbm",
-)
-
 
 class VisitSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")

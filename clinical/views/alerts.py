@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from clinical import selectors, services
 from clinical.alerts import RULE_CHOICES
 from clinical.models import Severity
+from clinical.views.common import query_keep
 from registry import access
 
 PAGE_SIZE = 50
@@ -36,8 +37,6 @@ def alert_worklist(request: HttpRequest) -> HttpResponse:
         }
         for a in page.object_list
     ]
-    keep = request.GET.copy()
-    keep.pop("page", None)
     return render(
         request,
         "clinical/alerts/worklist.html",
@@ -45,7 +44,7 @@ def alert_worklist(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": rows,
             "filters": filters,
-            "query_keep": keep.urlencode(),
+            "query_keep": query_keep(request),
             "severities": Severity.choices,
             "rules": RULE_CHOICES,
             "sites": list(access.sites_for_user(user)),

@@ -5,10 +5,20 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.http import HttpRequest
 from django.urls import reverse
 
 from registry import selectors as registry_selectors
 from registry.writekit import ConflictError
+
+
+def query_keep(request: HttpRequest, *drop: str) -> str:
+    """The current query string without ``page`` (and ``drop``): pagination and sort
+    links keep the user's filters."""
+    keep = request.GET.copy()
+    for name in ("page", *drop):
+        keep.pop(name, None)
+    return keep.urlencode()
 
 
 def chart_url(patient) -> str:

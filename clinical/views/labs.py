@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from clinical import flags, formatting, forms, selectors, services
 from clinical.models import LabResult
-from clinical.views.common import chart_url, conflict_panel
+from clinical.views.common import chart_url, conflict_panel, query_keep
 from registry import access
 from registry.audit import audit_record
 from registry.models import AuditEvent
@@ -38,8 +38,6 @@ def patient_labs(request: HttpRequest, public_id) -> HttpResponse:
     page = Paginator(qs, LAB_PAGE_SIZE).get_page(request.GET.get("page"))
     system = request.user.unit_system
     rows = [(r, flags.show_lab(r, sex=patient.sex, system=system)) for r in page.object_list]
-    keep = request.GET.copy()
-    keep.pop("page", None)
     return render(
         request,
         "clinical/patient_labs.html",
@@ -48,7 +46,7 @@ def patient_labs(request: HttpRequest, public_id) -> HttpResponse:
             "filters": filt,
             "page": page,
             "rows": rows,
-            "query_keep": keep.urlencode(),
+            "query_keep": query_keep(request),
             "can_write": access.can_write(request.user, patient),
             "filter_errors": forms.error_list(filt) if filt.is_bound else [],
         },

@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from clinical import catalogue, selectors
+from clinical.views.common import query_keep
 from registry import access
 from registry import selectors as registry_selectors
 
@@ -36,11 +37,6 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     qs = selectors.patient_list(user=request.user, filters=filt)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = selectors.patient_rows(user=request.user, patients=list(page.object_list))
-    keep = request.GET.copy()
-    keep.pop("page", None)
-    sort_params = request.GET.copy()
-    sort_params.pop("page", None)
-    sort_params.pop("sort", None)
     return render(
         request,
         "clinical/patient_list.html",
@@ -48,8 +44,8 @@ def patient_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": rows,
             "filters": filt,
-            "query_keep": keep.urlencode(),
-            "sort_base": sort_params.urlencode(),
+            "query_keep": query_keep(request),
+            "sort_base": query_keep(request, "sort"),
             "subtypes": catalogue.SUBTYPE_CHOICES,
             "can_write": access.can_write(request.user),
             "lab_names": [catalogue.ANALYTES[a].name for a in selectors.LIST_ANALYTES],

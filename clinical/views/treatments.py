@@ -62,9 +62,7 @@ def course_new(request: HttpRequest, public_id) -> HttpResponse:
                 request,
                 f"{catalogue.DRUGS[course.drug].name} started at {formatting.plain(dose.dose)} {dose.dose_unit}.",
             )
-            w = services.latest_weight_kg(patient, course.start_date)
-            if course.drug == "metreleptin" and w and catalogue.metreleptin_above_max(dose.dose, w):
-                messages.warning(request, _above_max_text(dose.dose, w))
+            _warn_above_label_max(request, course=course, dose=dose.dose, on=course.start_date)
             return redirect(chart_url(patient))
     return render(
         request,
@@ -89,10 +87,17 @@ def _max_mg(weight: Decimal | None) -> Decimal | None:
     return catalogue.metreleptin_start_dose(weight, "male").max_mg
 
 
-def _above_max_text(dose: Decimal, weight: Decimal) -> str:
-    return (
+def _warn_above_label_max(request: HttpRequest, *, course, dose: Decimal, on) -> None:
+    """A saved metreleptin dose above the label maximum at the weight of that day is kept
+    as entered (the clinician decides) but flagged right away."""
+    weight = services.latest_weight_kg(course.patient, on)
+    if course.drug != "metreleptin" or not weight or not catalogue.metreleptin_above_max(dose, weight):
+        return
+    messages.warning(
+        request,
         f"Warning: metreleptin {formatting.plain(dose)} mg/day is above the label maximum "
-        f"({formatting.plain(_max_mg(weight))} mg/day at {formatting.plain(weight)} kg). Saved as entered; check the dose."
+        f"({formatting.plain(_max_mg(weight))} mg/day at {formatting.plain(weight)} kg). "
+        "Saved as entered; check the dose.",
     )
 
 
@@ -120,9 +125,7 @@ def dose_new(request: HttpRequest, public_id) -> HttpResponse:
             forms.apply_errors(form, exc)
         else:
             messages.success(request, f"Dose changed to {formatting.plain(change.dose)} {change.dose_unit}.")
-            w = services.latest_weight_kg(patient, change.effective_date)
-            if course.drug == "metreleptin" and w and catalogue.metreleptin_above_max(change.dose, w):
-                messages.warning(request, _above_max_text(change.dose, w))
+            _warn_above_label_max(request, course=course, dose=change.dose, on=change.effective_date)
             return redirect(chart_url(patient))
     weight = services.latest_weight_kg(patient, timezone.localdate())
     return render(

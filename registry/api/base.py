@@ -168,8 +168,7 @@ class HasRegistryAccess(IsAuthenticated):
     def has_permission(self, request, view) -> bool:
         if not super().has_permission(request, view):
             return False
-        scope = access.scope_for(request.user)
-        return scope.all_sites or bool(scope.roles)
+        return access.is_member(request.user)
 
 
 class RegistryCursorPagination(CursorPagination):
