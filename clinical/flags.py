@@ -1,4 +1,4 @@
-"""Reference flags and display of lab values (pure: no database).
+"""Reference flags of lab values, and a lab row ready to show (pure: no database).
 
 One function decides the flag every screen shows next to a lab value: ``L``, ``H`` or
 ``critical``. Ranges and thresholds come from ``clinical.catalogue``; a range supplied by
@@ -95,11 +95,6 @@ def lab_flag(
     if rng.high is not None and value > rng.high:
         return HIGH
     return NORMAL
-
-
-def display_value(*, analyte: str, canonical: Decimal, system: str) -> tuple[str, str]:
-    """The value as text in the user's unit system (see ``formatting.to_display``)."""
-    return formatting.to_display(canonical, analyte=analyte, system=system)
 
 
 @dataclass(frozen=True)

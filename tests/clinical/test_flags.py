@@ -6,8 +6,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from clinical import catalogue
-from clinical.flags import CRITICAL, HIGH, LOW, NORMAL, display_value, lab_flag
+from clinical import catalogue, formatting
+from clinical.flags import CRITICAL, HIGH, LOW, NORMAL, lab_flag
 
 
 def canon(analyte: str, value: str, unit: str) -> D:
@@ -72,4 +72,5 @@ def test_critical_beats_a_lab_range():
     ],
 )
 def test_display_in_the_users_units(analyte, value, unit, system, text, shown_unit):
-    assert display_value(analyte=analyte, canonical=canon(analyte, value, unit), system=system) == (text, shown_unit)
+    shown = formatting.to_display(canon(analyte, value, unit), analyte=analyte, system=system)
+    assert shown == (text, shown_unit)
