@@ -30,7 +30,7 @@ from clinical import catalogue
 from clinical.models import LabImport, LabResult
 from clinical.services import lab_validate
 from registry import access
-from registry.writekit import UploadTooLarge, actor, check_upload_size
+from registry.writekit import actor
 
 TEMPLATE_HEADER = ["registry_code", "mrn", "analyte", "value", "unit", "collected_on", "fasting"]
 TEMPLATE_CSV = (
@@ -65,11 +65,6 @@ REQUIRED = ("analyte", "value", "unit", "collected_on")
 YES = {"yes", "y", "true", "1", "fasting", "ja", "oui"}
 NO = {"no", "n", "false", "0", "non-fasting", "nonfasting", "nein", "non"}
 CHUNK = 5000
-
-
-# The size check is the shared upload check; the old names stay importable.
-ImportTooLarge = UploadTooLarge
-check_size = check_upload_size
 
 
 @dataclass
@@ -384,16 +379,3 @@ def _attach_patients(user, pending: list[_Pending], plan: ImportPlan) -> None:
 def lab_import_plan(lab_import: LabImport, *, user) -> ImportPlan:
     content = LabImport.objects.filter(pk=lab_import.pk).values_list("content", flat=True).first()
     return lab_import_preview(user=user, content=bytes(content or b""))
-
-
-# The writes (upload, confirm, discard) live in ``clinical.services.lab_import``; their
-# names stay reachable here for the screens, the API and the command.
-_MOVED_TO_SERVICES = ("lab_import_upload", "lab_import_confirm", "lab_import_discard")
-
-
-def __getattr__(name: str):
-    if name in _MOVED_TO_SERVICES:
-        from clinical.services import lab_import
-
-        return getattr(lab_import, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

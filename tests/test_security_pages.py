@@ -21,8 +21,9 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from clinical import imports, services, tasks
+from clinical import services, tasks
 from clinical.models import Alert
+from clinical.services.lab_import import lab_import_upload
 from registry import services as registry_services
 from registry.tokens import token_issue
 from tests.factories import make_course, make_lab, make_patient, make_user, make_visit
@@ -65,7 +66,7 @@ def hostile(site_a, clinician_a):
         "registry_code,mrn,analyte,value,unit,collected_on,fasting\r\n"
         f'{patient.registry_code},,"{SCRIPT}",5.2,"{IMG}",2024-03-01,yes\r\n'
     )
-    lab_import, _plan = imports.lab_import_upload(user=clinician_a, filename=SCRIPT + ".csv", content=csv.encode())
+    lab_import, _plan = lab_import_upload(user=clinician_a, filename=SCRIPT + ".csv", content=csv.encode())
     token_issue(user=clinician_a, name=SCRIPT)
     return {"patient": patient, "visit": visit, "lab": lab, "course": course, "import": lab_import}
 

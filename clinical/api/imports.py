@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from clinical import imports
 from clinical.api import serializers
 from clinical.models import LabImport
+from clinical.services import lab_import
 from registry import access
 from registry.api.base import ErrorSerializer, PayloadTooLarge, RegistryAPIView, content_length
 from registry.writekit import UploadTooLarge, check_upload_size
@@ -93,7 +94,7 @@ class LabImportCreate(RegistryAPIView):
                 raise PayloadTooLarge(str(exc))
             content, filename = upload.read(), upload.name
         try:
-            record, plan = imports.lab_import_upload(user=request.user, filename=filename, content=content)
+            record, plan = lab_import.lab_import_upload(user=request.user, filename=filename, content=content)
         except UploadTooLarge as exc:
             raise PayloadTooLarge(str(exc))
         return Response(
@@ -123,7 +124,7 @@ class LabImportConfirm(RegistryAPIView):
     def post(self, request, import_id):
         self.require_writer()
         record = access.lab_import_for_user(request.user, import_id)
-        record, plan = imports.lab_import_confirm(lab_import=record, by=request.user)
+        record, plan = lab_import.lab_import_confirm(lab_import=record, by=request.user)
         body = _import_body(record, plan)
         body["rows"] = []
         return Response(serializers.LabImportSerializer(body).data)

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clinical import imports, selectors
 from clinical.models import LabImport
+from clinical.services import lab_import
 from registry import access
 from registry.writekit import UploadTooLarge, check_upload_size
 
@@ -39,7 +40,7 @@ def lab_import_upload(request):
             return render(request, "imports/upload.html", context, status=400)
         try:
             check_upload_size(upload.size)
-            record, _plan = imports.lab_import_upload(user=request.user, filename=upload.name, content=upload.read())
+            record, _plan = lab_import.lab_import_upload(user=request.user, filename=upload.name, content=upload.read())
         except UploadTooLarge as exc:
             context["error"] = str(exc)
             return render(request, "imports/upload.html", context, status=413)
@@ -82,7 +83,7 @@ def lab_import_confirm(request, import_id):
     _require_writer(request)
     record = access.lab_import_for_user(request.user, import_id)
     try:
-        record, _plan = imports.lab_import_confirm(lab_import=record, by=request.user)
+        record, _plan = lab_import.lab_import_confirm(lab_import=record, by=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("lab-import-preview", import_id=record.public_id)
@@ -94,6 +95,6 @@ def lab_import_confirm(request, import_id):
 @require_POST
 def lab_import_discard(request, import_id):
     record = access.lab_import_for_user(request.user, import_id)
-    imports.lab_import_discard(lab_import=record)
+    lab_import.lab_import_discard(lab_import=record)
     messages.info(request, f"Discarded {record.filename}; nothing was imported.")
     return redirect("lab-import")

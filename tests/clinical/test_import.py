@@ -12,7 +12,9 @@ from rest_framework.test import APIClient
 
 from clinical import imports
 from clinical.models import LabImport, LabResult
+from clinical.services.lab_import import lab_import_confirm, lab_import_upload
 from registry.models import AuditEvent, Patient
+from registry.writekit import UploadTooLarge, check_upload_size
 from tests.factories import make_lab
 from tests.registry.test_api import api_for
 
@@ -100,11 +102,11 @@ def test_malformed_corpus_gives_row_reports_and_imports_nothing(clinician_a, cod
     text = body.replace("{code}", code_a)
     if text.startswith(HEADER) and text != HEADER:
         text = HEADER + good + text[len(HEADER) :]  # a valid row first: nothing may be partly imported
-    record, plan = imports.lab_import_upload(user=clinician_a, filename="bad.csv", content=text.encode())
+    record, plan = lab_import_upload(user=clinician_a, filename="bad.csv", content=text.encode())
     assert not plan.ok
     assert any(expected in e for e in errors_of(plan)), errors_of(plan)
     with pytest.raises(imports.ValidationError):
-        imports.lab_import_confirm(lab_import=record, by=clinician_a)
+        lab_import_confirm(lab_import=record, by=clinician_a)
     assert not LabResult.objects.exists()
 
 
@@ -129,8 +131,8 @@ def test_duplicates_of_existing_results_and_within_the_file(clinician_a, code_a,
 
 def test_oversized_file_is_refused(settings):
     settings.LAB_IMPORT_MAX_BYTES = 100
-    with pytest.raises(imports.ImportTooLarge, match="limit is 100 bytes"):
-        imports.check_size(101)
+    with pytest.raises(UploadTooLarge, match="limit is 100 bytes"):
+        check_upload_size(101)
 
 
 # --- confirm: all or nothing ------------------------------------------------------------
@@ -143,34 +145,32 @@ def test_confirm_imports_all_rows_with_audit_and_evaluation_flags(clinician_a, c
     other = make_patient(site=site_a, by=clinician_a)
     Patient.objects.update(needs_evaluation=False)
     text = HEADER + row(code_a) + row(code_a, analyte="hba1c", value="7.1", unit="%") + row(other.registry_code)
-    record, plan = imports.lab_import_upload(user=clinician_a, filename="ok.csv", content=text.encode())
+    record, plan = lab_import_upload(user=clinician_a, filename="ok.csv", content=text.encode())
     assert plan.ok and record.row_count == 3
-    record, _ = imports.lab_import_confirm(lab_import=record, by=clinician_a)
+    record, _ = lab_import_confirm(lab_import=record, by=clinician_a)
     assert record.status == LabImport.Status.IMPORTED and record.imported_count == 3
     assert LabResult.objects.filter(source="import").count() == 3
     assert AuditEvent.objects.filter(model="clinical.LabResult", action="create").count() == 3
     assert set(Patient.objects.filter(needs_evaluation=True).values_list("pk", flat=True)) == {patient_a.pk, other.pk}
     with pytest.raises(imports.ValidationError, match="imported"):
-        imports.lab_import_confirm(lab_import=record, by=clinician_a)
+        lab_import_confirm(lab_import=record, by=clinician_a)
     assert LabResult.objects.count() == 3
 
 
 @pytest.mark.django_db
 def test_confirm_revalidates_against_the_database(clinician_a, code_a, patient_a):
-    record, plan = imports.lab_import_upload(
-        user=clinician_a, filename="ok.csv", content=(HEADER + row(code_a)).encode()
-    )
+    record, plan = lab_import_upload(user=clinician_a, filename="ok.csv", content=(HEADER + row(code_a)).encode())
     assert plan.ok
     make_lab(patient=patient_a, value="5.2", unit="mmol/L", collected_on=dt.date(2024, 3, 1), by=clinician_a)
     with pytest.raises(imports.ValidationError, match="nothing was imported"):
-        imports.lab_import_confirm(lab_import=record, by=clinician_a)
+        lab_import_confirm(lab_import=record, by=clinician_a)
     assert LabResult.objects.count() == 1
 
 
 @pytest.mark.django_db
 def test_researcher_cannot_upload(researcher_a, code_a):
     with pytest.raises(imports.ValidationError):
-        imports.lab_import_upload(user=researcher_a, filename="x.csv", content=(HEADER + row(code_a)).encode())
+        lab_import_upload(user=researcher_a, filename="x.csv", content=(HEADER + row(code_a)).encode())
 
 
 # --- API --------------------------------------------------------------------------------
