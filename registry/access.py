@@ -179,22 +179,22 @@ def patients_for_user(user: User, *, write: bool = False) -> QuerySet[Patient]:
 
 def patient_for_user(user: User, public_id, *, write: bool = False) -> Patient:
     """One patient by public id, or 404 when it does not exist or is not the user's."""
-    from django.core.exceptions import ValidationError
+    return one_or_404(patients_for_user(user, write=write), public_id, "patient")
 
-    try:
-        return patients_for_user(user, write=write).get(public_id=public_id)
-    except (Patient.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
-        raise Http404("No such patient.") from exc
+
+def _allowed(user: User, patient: Patient | None, site_ids: str) -> bool:
+    """True for registry administrators; else whether ``patient``'s home site (without a
+    patient: any site) is among the scope's ``site_ids`` (a Scope property name)."""
+    scope = scope_for(user)
+    if scope.all_sites:
+        return True
+    ids = getattr(scope, site_ids)
+    return bool(ids) if patient is None else patient.home_site_id in ids
 
 
 def can_see_identity(user: User, patient: Patient | None = None) -> bool:
     """Clinical roles see identity, for the patients of their clinical sites."""
-    scope = scope_for(user)
-    if scope.all_sites:
-        return True
-    if patient is None:
-        return bool(scope.clinical_site_ids)
-    return patient.home_site_id in scope.clinical_site_ids
+    return _allowed(user, patient, "clinical_site_ids")
 
 
 def identity_visible_q(user: User, prefix: str = "") -> Q:
@@ -207,12 +207,7 @@ def identity_visible_q(user: User, prefix: str = "") -> Q:
 
 
 def can_write(user: User, patient: Patient | None = None) -> bool:
-    scope = scope_for(user)
-    if scope.all_sites:
-        return True
-    if patient is None:
-        return bool(scope.write_site_ids)
-    return patient.home_site_id in scope.write_site_ids
+    return _allowed(user, patient, "write_site_ids")
 
 
 def is_researcher_only(user: User) -> bool:

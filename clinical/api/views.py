@@ -78,11 +78,8 @@ class LabList(RegistryAPIView):
     def post(self, request, patient_id):
         q = _query(serializers.UnitsQuerySerializer, request)
         patient = self.patient(write=True)
-        ser = serializers.LabCreateSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        lab = clinical_services.lab_result_record(
-            patient=patient, by=request.user, source=Source.API, **ser.validated_data
-        )
+        data = self.validated(serializers.LabCreateSerializer)
+        lab = clinical_services.lab_result_record(patient=patient, by=request.user, source=Source.API, **data)
         lab = selectors.patient_lab(patient=patient, public_id=lab.public_id)
         body = serializers.LabResultSerializer(lab, context={"units": q.get("units")}).data
         return with_etag(Response(body, status=status.HTTP_201_CREATED), lab)
@@ -112,9 +109,7 @@ class LabDetail(RegistryAPIView):
         patient = self.patient(write=True)
         lab = self._lab(patient, lab_id)
         version = expected_version(request)
-        ser = serializers.LabUpdateSerializer(data=request.data, partial=partial)
-        ser.is_valid(raise_exception=True)
-        data = dict(ser.validated_data)
+        data = self.validated(serializers.LabUpdateSerializer, partial=partial)
         reason = data.pop("change_reason", "")
         clinical_services.lab_result_update(
             result=lab, by=request.user, reason=reason, expected_version=version, **data
@@ -182,9 +177,7 @@ class VisitList(RegistryAPIView):
     )
     def post(self, request, patient_id):
         patient = self.patient(write=True)
-        ser = serializers.VisitCreateSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        data = dict(ser.validated_data)
+        data = self.validated(serializers.VisitCreateSerializer)
         labs = [clinical_services.LabEntry(**entry) for entry in data.pop("labs", [])]
         visit = clinical_services.visit_record(patient=patient, by=request.user, labs=labs, source=Source.API, **data)
         visit = selectors.patient_visit(patient=patient, public_id=visit.public_id)
@@ -206,9 +199,7 @@ class VisitDetail(RegistryAPIView):
         patient = self.patient(write=True)
         visit = self._visit(patient, visit_id)
         version = expected_version(request)
-        ser = serializers.VisitUpdateSerializer(data=request.data, partial=partial)
-        ser.is_valid(raise_exception=True)
-        data = dict(ser.validated_data)
+        data = self.validated(serializers.VisitUpdateSerializer, partial=partial)
         reason = data.pop("change_reason", "")
         clinical_services.visit_update(visit=visit, by=request.user, reason=reason, expected_version=version, **data)
         visit = self._visit(patient, visit_id)
@@ -254,11 +245,8 @@ class TreatmentList(RegistryAPIView):
     )
     def post(self, request, patient_id):
         patient = self.patient(write=True)
-        ser = serializers.TreatmentCreateSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        course = clinical_services.course_start(
-            patient=patient, by=request.user, source=Source.API, **ser.validated_data
-        )
+        data = self.validated(serializers.TreatmentCreateSerializer)
+        course = clinical_services.course_start(patient=patient, by=request.user, source=Source.API, **data)
         course = selectors.patient_course(patient=patient, public_id=course.public_id)
         return with_etag(Response(serializers.TreatmentSerializer(course).data, status=status.HTTP_201_CREATED), course)
 
@@ -285,9 +273,7 @@ class TreatmentDetail(RegistryAPIView):
         patient = self.patient(write=True)
         course = self._course(patient, course_id)
         version = expected_version(request)
-        ser = serializers.TreatmentStopSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        data = dict(ser.validated_data)
+        data = self.validated(serializers.TreatmentStopSerializer)
         clinical_services.course_stop(
             course=course,
             by=request.user,
@@ -323,9 +309,8 @@ class DoseList(RegistryAPIView):
         patient = self.patient(write=True)
         course = self._course(patient, course_id)
         course.patient = patient
-        ser = serializers.DoseCreateSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        change = clinical_services.dose_change_record(course=course, by=request.user, **ser.validated_data)
+        data = self.validated(serializers.DoseCreateSerializer)
+        change = clinical_services.dose_change_record(course=course, by=request.user, **data)
         return Response(serializers.DoseSerializer(change).data, status=status.HTTP_201_CREATED)
 
 
@@ -359,9 +344,8 @@ class AlertAcknowledge(RegistryAPIView):
     def post(self, request, patient_id, alert_id):
         patient = self.patient(write=True)
         alert = selectors.patient_alert(patient=patient, public_id=alert_id)
-        ser = serializers.AlertAcknowledgeSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        clinical_services.alert_acknowledge(alert=alert, by=request.user, note=ser.validated_data.get("note", ""))
+        data = self.validated(serializers.AlertAcknowledgeSerializer)
+        clinical_services.alert_acknowledge(alert=alert, by=request.user, note=data.get("note", ""))
         alert = selectors.patient_alert(patient=patient, public_id=alert_id)
         return Response(serializers.AlertSerializer(alert, context={"units": request.user.unit_system}).data)
 

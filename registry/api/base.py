@@ -293,6 +293,12 @@ class RegistryAPIView(generics.GenericAPIView):
             raise exceptions.PermissionDenied("Your role at this site does not allow changes.")
         return patient
 
+    def validated(self, serializer_class, *, partial: bool = False) -> dict:
+        """The request body checked by ``serializer_class`` (400 with field errors)."""
+        ser = serializer_class(data=self.request.data, partial=partial)
+        ser.is_valid(raise_exception=True)
+        return dict(ser.validated_data)
+
     def require_writer(self) -> None:
         if not access.can_write(self.request.user):
             raise exceptions.PermissionDenied("Your role does not allow changes.")

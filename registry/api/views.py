@@ -56,9 +56,7 @@ class PatientList(RegistryAPIView):
     )
     def post(self, request):
         self.require_writer()
-        ser = serializers.PatientCreateSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        data = dict(ser.validated_data)
+        data = self.validated(serializers.PatientCreateSerializer)
         site = access.site_for_user(request.user, data.pop("site"), write=True)
         research_consent = data.pop("research_consent", None)
         patient = registry_services.patient_register(
@@ -83,9 +81,7 @@ class PatientDetail(RegistryAPIView):
     def _update(self, request, partial: bool):
         patient = self.patient(write=True)
         version = expected_version(request)
-        ser = serializers.PatientUpdateSerializer(data=request.data, partial=partial)
-        ser.is_valid(raise_exception=True)
-        data = dict(ser.validated_data)
+        data = self.validated(serializers.PatientUpdateSerializer, partial=partial)
         reason = data.pop("change_reason", "")
         registry_services.patient_update(
             patient=patient, by=request.user, reason=reason, expected_version=version, **data
@@ -129,9 +125,8 @@ class DiagnosisList(RegistryAPIView):
     )
     def post(self, request, patient_id):
         patient = self.patient(write=True)
-        ser = serializers.DiagnosisCreateSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        dx = registry_services.diagnosis_add(patient=patient, by=request.user, **ser.validated_data)
+        data = self.validated(serializers.DiagnosisCreateSerializer)
+        dx = registry_services.diagnosis_add(patient=patient, by=request.user, **data)
         return Response(serializers.DiagnosisSerializer(dx).data, status=status.HTTP_201_CREATED)
 
 
@@ -152,9 +147,8 @@ class GeneticFindingList(RegistryAPIView):
     )
     def post(self, request, patient_id):
         patient = self.patient(write=True)
-        ser = serializers.GeneticFindingCreateSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        finding = registry_services.genetic_finding_add(patient=patient, by=request.user, **ser.validated_data)
+        data = self.validated(serializers.GeneticFindingCreateSerializer)
+        finding = registry_services.genetic_finding_add(patient=patient, by=request.user, **data)
         return Response(serializers.GeneticFindingSerializer(finding).data, status=status.HTTP_201_CREATED)
 
 
