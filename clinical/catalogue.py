@@ -117,7 +117,14 @@ class Analyte:
         return Range(lo, hi)
 
     def default_reference(self, sex: str) -> Range | None:
-        return self.reference.get(sex) or self.reference.get("any")
+        """The default range for a sex. For sex other than male/female of a sex-specific
+        analyte, the lower of the sex upper limits and no lower limit (RULES.md 5: the more
+        cautious upper limit, on the chart and in the rules alike)."""
+        found = self.reference.get(sex) or self.reference.get("any")
+        if found is not None or not self.reference:
+            return found
+        highs = [r.high for r in self.reference.values() if r.high is not None]
+        return Range(None, min(highs)) if highs else None
 
     def decimals_for(self, unit: str) -> int:
         return self.decimals.get(unit, 2)

@@ -97,15 +97,12 @@ def rule_glucose(record: PatientRecord) -> list[AlertCandidate]:
 
 
 def upper_limit(lab: Lab, sex: str) -> Decimal | None:
-    """The lab's own upper limit when given, else the sex default; for other or unknown
-    sex the lower of the sex defaults (the more cautious choice)."""
+    """The lab's own upper limit when given, else the catalogue default for the sex (for
+    other or unknown sex the lower of the sex defaults, as on the chart)."""
     if lab.uln is not None:
         return lab.uln
-    ref = catalogue.ANALYTES[lab.analyte].reference
-    if sex in ref and ref[sex].high is not None:
-        return ref[sex].high
-    highs = [r.high for r in ref.values() if r.high is not None]
-    return min(highs) if highs else None
+    default = catalogue.ANALYTES[lab.analyte].default_reference(sex)
+    return default.high if default is not None else None
 
 
 def _above_multiple(lab: Lab, sex: str, multiple: Decimal) -> Decimal | None:

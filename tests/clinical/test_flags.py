@@ -74,3 +74,13 @@ def test_critical_beats_a_lab_range():
 def test_display_in_the_users_units(analyte, value, unit, system, text, shown_unit):
     shown = formatting.to_display(canon(analyte, value, unit), analyte=analyte, system=system)
     assert shown == (text, shown_unit)
+
+
+def test_other_sex_gets_the_lower_upper_limit_like_the_rules():
+    """ALT upper limits 41 (male) / 33 (female): other or unknown sex is flagged above 33,
+    the same limit the liver-enzyme rule uses."""
+    alt = catalogue.ANALYTES["alt"].to_canonical(D(34), "U/L")
+    for sex in ("other", "unknown"):
+        assert lab_flag(analyte="alt", canonical=alt, sex=sex) == HIGH
+        assert catalogue.ANALYTES["alt"].default_reference(sex).high == D(33)
+    assert lab_flag(analyte="alt", canonical=alt, sex="male") == NORMAL
