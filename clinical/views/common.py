@@ -5,7 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpRequest
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.urls import reverse
 
 from registry import selectors as registry_selectors
@@ -23,6 +25,12 @@ def query_keep(request: HttpRequest, *drop: str) -> str:
 
 def chart_url(patient) -> str:
     return reverse("patient-chart", args=[patient.public_id])
+
+
+def back_to_chart(request: HttpRequest, patient, message: str) -> HttpResponse:
+    """After a successful write: say what was saved and go back to the patient's chart."""
+    messages.success(request, message)
+    return redirect(chart_url(patient))
 
 
 def conflict_panel(obj, exc: ConflictError, mine: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from clinical import flags, formatting, forms, selectors, services
 from clinical.models import LabResult
-from clinical.views.common import chart_url, conflict_panel, query_keep
+from clinical.views.common import back_to_chart, conflict_panel, query_keep
 from registry import access
 from registry.audit import audit_record
 from registry.models import AuditEvent
@@ -64,8 +63,7 @@ def lab_new(request: HttpRequest, public_id) -> HttpResponse:
         except ValidationError as exc:
             forms.apply_errors(form, exc)
         else:
-            messages.success(request, "Lab result saved.")
-            return redirect(chart_url(patient))
+            return back_to_chart(request, patient, "Lab result saved.")
     return render(
         request,
         "clinical/lab_form.html",
@@ -133,8 +131,7 @@ def lab_edit(request: HttpRequest, public_id) -> HttpResponse:
             except ValidationError as exc:
                 forms.apply_errors(form, exc)
             else:
-                messages.success(request, "Lab result updated.")
-                return redirect(chart_url(patient))
+                return back_to_chart(request, patient, "Lab result updated.")
     else:
         form = forms.LabEditForm(initial=_lab_initial(lab))
     return render(
@@ -174,8 +171,7 @@ def lab_delete(request: HttpRequest, public_id) -> HttpResponse:
         except ValidationError as exc:
             forms.apply_errors(form, exc)
         else:
-            messages.success(request, "Lab result deleted.")
-            return redirect(chart_url(patient))
+            return back_to_chart(request, patient, "Lab result deleted.")
     shown = flags.show_lab(lab, sex=patient.sex, system=request.user.unit_system)
     return render(
         request,

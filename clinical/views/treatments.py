@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from clinical import catalogue, formatting, forms, selectors, services
-from clinical.views.common import chart_url
+from clinical.views.common import back_to_chart, chart_url
 from registry import access
 
 
@@ -168,8 +168,7 @@ def course_stop(request: HttpRequest, public_id) -> HttpResponse:
         except ValidationError as exc:
             forms.apply_errors(form, exc)
         else:
-            messages.success(request, f"{catalogue.DRUGS[course.drug].name} stopped.")
-            return redirect(chart_url(patient))
+            return back_to_chart(request, patient, f"{catalogue.DRUGS[course.drug].name} stopped.")
     return render(
         request,
         "clinical/course_stop.html",

@@ -5,17 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from clinical import catalogue, formatting, forms, selectors, services
 from clinical.models import Visit
-from clinical.views.common import chart_url, conflict_panel
+from clinical.views.common import back_to_chart, conflict_panel
 from registry import access
 
 
@@ -114,8 +113,9 @@ def visit_new(request: HttpRequest, public_id) -> HttpResponse:
             else:
                 if visit is not None:
                     n = selectors.visit_lab_count(visit=visit)
-                    messages.success(request, f"Visit of {visit.visit_date:%d %b %Y} saved with {n} lab result(s).")
-                    return redirect(chart_url(patient))
+                    return back_to_chart(
+                        request, patient, f"Visit of {visit.visit_date:%d %b %Y} saved with {n} lab result(s)."
+                    )
     return render(
         request,
         "clinical/visit_form.html",
@@ -196,8 +196,7 @@ def visit_edit(request: HttpRequest, public_id) -> HttpResponse:
             except ValidationError as exc:
                 _visit_errors(exc, form, [], fold_rows, finding_rows)
             else:
-                messages.success(request, "Visit updated.")
-                return redirect(chart_url(patient))
+                return back_to_chart(request, patient, "Visit updated.")
     return render(
         request,
         "clinical/visit_edit.html",
