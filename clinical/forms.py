@@ -17,7 +17,7 @@ from clinical.models import InjectionSiteFinding, LiverUltrasound, StopReason
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-def _num(label: str, *, required: bool = False, help_text: str = "", placeholder: str = "") -> forms.CharField:
+def number_field(label: str, *, required: bool = False, help_text: str = "", placeholder: str = "") -> forms.CharField:
     """A number typed as text: the service parses it (comma decimals too) and names the
     accepted range in its message."""
     attrs: dict[str, Any] = {"inputmode": "decimal", "autocomplete": "off"}
@@ -30,7 +30,7 @@ def _num(label: str, *, required: bool = False, help_text: str = "", placeholder
     )
 
 
-def _pick(label: str, choices, *, required: bool = False) -> forms.CharField:
+def choice_field(label: str, choices, *, required: bool = False) -> forms.CharField:
     """A select whose value the service validates (so its message lists what is accepted)."""
     attrs = {"required": True} if required else {}
     return forms.CharField(
@@ -40,7 +40,7 @@ def _pick(label: str, choices, *, required: bool = False) -> forms.CharField:
 
 # Required-ness is the services' rule: fields are optional here (marked required for the
 # user and assistive technology) so that one submit reports every missing or wrong value.
-def _date(label: str, *, required: bool = True, help_text: str = "") -> forms.DateField:
+def date_field(label: str, *, required: bool = True, help_text: str = "") -> forms.DateField:
     attrs: dict[str, Any] = {"type": "date"}
     if required:
         attrs["required"] = True
@@ -107,21 +107,21 @@ def fasting_raw(value: bool | None) -> str:
 
 
 class VisitFieldsForm(A11yFormMixin, forms.Form):
-    visit_date = _date("Visit date")
-    weight_kg = _num("Weight (kg)")
-    height_cm = _num("Height (cm)")
-    waist_cm = _num("Waist (cm)")
-    hip_cm = _num("Hip (cm)")
-    systolic_bp = _num("Systolic BP (mmHg)")
-    diastolic_bp = _num("Diastolic BP (mmHg)")
-    dxa_total_fat_pct = _num("DXA total fat (%)")
-    dxa_trunk_fat_pct = _num("DXA trunk fat (%)")
-    dxa_leg_fat_pct = _num("DXA leg fat (%)")
-    dxa_arm_fat_pct = _num("DXA arm fat (%)")
+    visit_date = date_field("Visit date")
+    weight_kg = number_field("Weight (kg)")
+    height_cm = number_field("Height (cm)")
+    waist_cm = number_field("Waist (cm)")
+    hip_cm = number_field("Hip (cm)")
+    systolic_bp = number_field("Systolic BP (mmHg)")
+    diastolic_bp = number_field("Diastolic BP (mmHg)")
+    dxa_total_fat_pct = number_field("DXA total fat (%)")
+    dxa_trunk_fat_pct = number_field("DXA trunk fat (%)")
+    dxa_leg_fat_pct = number_field("DXA leg fat (%)")
+    dxa_arm_fat_pct = number_field("DXA arm fat (%)")
     liver_ultrasound = forms.ChoiceField(label="Liver ultrasound", choices=LiverUltrasound.choices, required=False)
-    liver_pdff_pct = _num("Liver MRI-PDFF (%)")
-    liver_stiffness_kpa = _num("Liver stiffness (kPa)")
-    liver_cap_dbm = _num("CAP (dB/m)")
+    liver_pdff_pct = number_field("Liver MRI-PDFF (%)")
+    liver_stiffness_kpa = number_field("Liver stiffness (kPa)")
+    liver_cap_dbm = number_field("CAP (dB/m)")
     injection_site_finding = forms.ChoiceField(
         label="Injection sites", choices=InjectionSiteFinding.choices, required=False
     )
@@ -168,13 +168,13 @@ class LabRowForm(A11yFormMixin, forms.Form):
 
     # Pickers as free text: the service names the accepted analytes / units, so every
     # row's errors come back in one pass.
-    analyte = _pick("Analyte", [("", "-")] + catalogue.ANALYTE_CHOICES)
-    value = _num("Value")
-    unit = _pick("Unit", [("", "-")] + [(u, u) for u in ALL_UNITS])
-    collected_on = _date("Collected", required=False, help_text="Blank: the visit date.")
+    analyte = choice_field("Analyte", [("", "-")] + catalogue.ANALYTE_CHOICES)
+    value = number_field("Value")
+    unit = choice_field("Unit", [("", "-")] + [(u, u) for u in ALL_UNITS])
+    collected_on = date_field("Collected", required=False, help_text="Blank: the visit date.")
     fasting = forms.ChoiceField(label="Fasting", choices=FASTING_CHOICES, required=False)
-    reference_low = _num("Ref. low", placeholder="lab range")
-    reference_high = _num("Ref. high", placeholder="lab range")
+    reference_low = number_field("Ref. low", placeholder="lab range")
+    reference_high = number_field("Ref. high", placeholder="lab range")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -187,8 +187,8 @@ class LabRowForm(A11yFormMixin, forms.Form):
 
 
 class SkinfoldRowForm(A11yFormMixin, forms.Form):
-    site = _pick("Skinfold site", [("", "-"), *catalogue.SKINFOLD_SITES])
-    mm = _num("Thickness (mm)")
+    site = choice_field("Skinfold site", [("", "-"), *catalogue.SKINFOLD_SITES])
+    mm = number_field("Thickness (mm)")
 
     def is_blank(self) -> bool:
         d = self.cleaned_data if hasattr(self, "cleaned_data") else {}
@@ -236,13 +236,13 @@ PhenotypeFormSet = formset_factory(PhenotypeRowForm, extra=2, max_num=len(catalo
 
 
 class LabForm(A11yFormMixin, forms.Form):
-    analyte = _pick("Analyte", [("", "-")] + catalogue.ANALYTE_CHOICES, required=True)
-    value = _num("Value", required=True)
-    unit = _pick("Unit", [("", "-")] + [(u, u) for u in ALL_UNITS], required=True)
-    collected_on = _date("Collection date")
+    analyte = choice_field("Analyte", [("", "-")] + catalogue.ANALYTE_CHOICES, required=True)
+    value = number_field("Value", required=True)
+    unit = choice_field("Unit", [("", "-")] + [(u, u) for u in ALL_UNITS], required=True)
+    collected_on = date_field("Collection date")
     fasting = forms.ChoiceField(label="Fasting", choices=FASTING_CHOICES, required=False)
-    reference_low = _num("Lab reference low", help_text="Optional, in the unit of the value.")
-    reference_high = _num("Lab reference high", help_text="Optional, in the unit of the value.")
+    reference_low = number_field("Lab reference low", help_text="Optional, in the unit of the value.")
+    reference_high = number_field("Lab reference high", help_text="Optional, in the unit of the value.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -277,23 +277,23 @@ class LabDeleteForm(A11yFormMixin, ChangeFields):
 
 class CourseStartForm(A11yFormMixin, forms.Form):
     drug = forms.ChoiceField(label="Drug", choices=catalogue.DRUG_CHOICES)
-    start_date = _date("Start date")
-    dose = _num("Daily dose", required=True)
+    start_date = date_field("Start date")
+    dose = number_field("Daily dose", required=True)
     dose_unit = forms.ChoiceField(label="Dose unit", choices=[(u, u) for u in catalogue.DOSE_UNITS])
     notes = forms.CharField(label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class DoseChangeForm(A11yFormMixin, forms.Form):
-    effective_date = _date("New dose from")
-    dose = _num("Daily dose", required=True)
+    effective_date = date_field("New dose from")
+    dose = number_field("Daily dose", required=True)
     dose_unit = forms.ChoiceField(label="Dose unit", choices=[(u, u) for u in catalogue.DOSE_UNITS])
     reason = forms.CharField(label="Reason", required=False, max_length=200)
 
 
 class CourseStopForm(A11yFormMixin, forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
-    end_date = _date("Stop date")
-    stop_reason = _pick("Reason", [("", "-"), *StopReason.choices], required=True)
+    end_date = date_field("Stop date")
+    stop_reason = choice_field("Reason", [("", "-"), *StopReason.choices], required=True)
     tapered = forms.BooleanField(label="Dose was tapered before stopping", required=False)
 
 
@@ -329,8 +329,8 @@ class LabFilterForm(A11yFormMixin, forms.Form):
     analyte = forms.ChoiceField(
         label="Analyte", choices=[("", "All analytes")] + catalogue.ANALYTE_CHOICES, required=False
     )
-    date_from = _date("Collected from", required=False)
-    date_to = _date("Collected until", required=False)
+    date_from = date_field("Collected from", required=False)
+    date_to = date_field("Collected until", required=False)
 
     def clean(self):
         d = super().clean()

@@ -8,7 +8,7 @@ from django import forms
 from django.forms import formset_factory
 
 from clinical import catalogue
-from clinical.forms import A11yFormMixin, _date
+from clinical.forms import A11yFormMixin, date_field
 from registry.models import AcmgClass, DiagnosisBasis, Sex, User, Zygosity
 
 
@@ -30,7 +30,7 @@ CONSENT_CHOICES = [("", "Not recorded yet"), ("yes", "Yes: research use allowed"
 class PatientRegisterForm(A11yFormMixin, forms.Form):
     family_name = forms.CharField(label="Family name", max_length=120, required=False)
     given_name = forms.CharField(label="Given name", max_length=120, required=False)
-    birth_date = _date("Date of birth")
+    birth_date = date_field("Date of birth")
     sex = forms.ChoiceField(label="Sex at birth", choices=[("", "-"), *Sex.choices], required=False)
     site = forms.ModelChoiceField(label="Site", queryset=None, empty_label=None)  # type: ignore[arg-type]
     mrn = forms.CharField(label="MRN", max_length=40, required=False, help_text="Medical record number at the site.")
@@ -38,11 +38,11 @@ class PatientRegisterForm(A11yFormMixin, forms.Form):
     email = forms.EmailField(label="Email", required=False)
     subtype = forms.ChoiceField(label="Diagnosis subtype", choices=subtype_choices, required=False)
     diagnosis_basis = forms.ChoiceField(label="Basis", choices=DiagnosisBasis.choices, initial=DiagnosisBasis.CLINICAL)
-    onset_date = _date("Onset date", required=False)
-    diagnosis_date = _date("Diagnosis date", required=False)
+    onset_date = date_field("Onset date", required=False)
+    diagnosis_date = date_field("Diagnosis date", required=False)
     research_consent = forms.ChoiceField(label="Research consent", choices=CONSENT_CHOICES, required=False)
     consent_version = forms.CharField(label="Consent form version", max_length=20, required=False)
-    consented_on = _date("Consent date", required=False)
+    consented_on = date_field("Consent date", required=False)
 
     def __init__(self, *args, sites=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -113,8 +113,8 @@ class DiagnosisForm(A11yFormMixin, forms.Form):
     basis = forms.ChoiceField(
         label="Basis", choices=DiagnosisBasis.choices, initial=DiagnosisBasis.CLINICAL, required=False
     )
-    onset_date = _date("Onset date", required=False)
-    diagnosis_date = _date("Diagnosis date", required=False)
+    onset_date = date_field("Onset date", required=False)
+    diagnosis_date = date_field("Diagnosis date", required=False)
     notes = forms.CharField(label="Notes", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, **kwargs):
@@ -133,7 +133,7 @@ class DiagnosisForm(A11yFormMixin, forms.Form):
 
 
 class GeneticFindingForm(GeneticRowForm):
-    reported_on = _date("Report date", required=False)
+    reported_on = date_field("Report date", required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -152,7 +152,7 @@ class ConsentForm(A11yFormMixin, forms.Form):
         label="Research use", choices=[("yes", "Yes: research use allowed"), ("no", "No research use")]
     )
     version = forms.CharField(label="Consent form version", max_length=20, required=False)
-    consented_on = _date("Consent date")
+    consented_on = date_field("Consent date")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -168,7 +168,7 @@ class ConsentForm(A11yFormMixin, forms.Form):
 
 
 class ConsentWithdrawForm(A11yFormMixin, forms.Form):
-    withdrawn_on = _date("Withdrawal date")
+    withdrawn_on = date_field("Withdrawal date")
 
 
 class PhenotypeForm(A11yFormMixin, forms.Form):
@@ -181,4 +181,4 @@ class PhenotypeForm(A11yFormMixin, forms.Form):
         ),
     )
     status = forms.ChoiceField(label="Status", choices=[("present", "Present"), ("excluded", "Excluded")])
-    observed_on = _date("Observed on")
+    observed_on = date_field("Observed on")
