@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-# The test suite talks to the machine's real PostgreSQL and Redis.
+# The test suite talks to a real PostgreSQL and Redis: these, or (CI unset) private
+# embedded ones that tests/servers.py starts for the run when nothing answers here.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
@@ -27,13 +28,14 @@ run: $(STAMP)
 	DJANGO_DEBUG=1 $(PY) manage.py recompute_trends
 	DJANGO_DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
 
-## test: set up and run the whole suite against PostgreSQL and Redis
+## test: set up and run the whole suite against PostgreSQL and Redis (with CI set, the
+## machine's, started by scripts/ensure-services.sh or the run fails; otherwise embedded
+## ones for whichever does not answer)
 test: $(STAMP)
-	scripts/ensure-services.sh
 	scripts/ensure-chromium.sh
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 	DJANGO_SECRET_KEY=test-only-not-secret DJANGO_DEBUG=0 DJANGO_SSL_REDIRECT=0 \
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m tests.servers -- $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from django.db import connection
 
@@ -27,9 +28,12 @@ def free_port() -> int:
 
 
 def test_database_url() -> str:
-    """The URL of the database this test runs on (pytest-django's test database)."""
+    """The URL of the database this test runs on (pytest-django's test database on the
+    server of DATABASE_URL: the machine's or the embedded one `make test` started)."""
     db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    auth = quote(db["USER"], safe="") + (f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else "")
+    host = quote(db["HOST"] or "127.0.0.1", safe="")  # a socket directory is percent-encoded
+    return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""A real Celery worker process on the machine's Redis and PostgreSQL.
+"""A real Celery worker process on the Redis and PostgreSQL of the run (the machine's, or
+the embedded ones `make test` started when none answered).
 
 The worker runs ``celery -A registry worker`` against the test database (committed rows:
 these tests are transactional) and the Redis of ``REDIS_URL``. No test here stops the
@@ -29,6 +30,7 @@ from clinical.evaluation import EVALUATION_LOCK_NAMESPACE
 from clinical.models import Alert
 from registry.celery import app
 from registry.models import Patient
+from tests import live
 from tests.factories import make_lab, make_patient, make_site, make_user
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -39,15 +41,13 @@ VISIBILITY_TIMEOUT = 3  # seconds: how long a killed worker's message waits befo
 
 def _redis_url() -> str:
     url = os.environ.get("REDIS_URL", "")
-    assert url, "REDIS_URL must point at the machine's Redis for the worker tests"
+    assert url, "REDIS_URL must point at a Redis for the worker tests (make test provides one)"
     return url
 
 
 def _database_url() -> str:
-    s = connection.settings_dict
-    assert s["ENGINE"].endswith("postgresql"), "the worker tests need PostgreSQL"
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    assert connection.settings_dict["ENGINE"].endswith("postgresql"), "the worker tests need PostgreSQL"
+    return live.test_database_url()
 
 
 def _free_port() -> int:
