@@ -448,9 +448,11 @@ def main(argv: list[str]) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)
+    # Only a PostgreSQL URL is replaced (an sqlite one is left as it is: the suite says why it needs PostgreSQL).
+    wants_postgres = urlsplit(database_url).scheme in ("", "postgres", "postgresql", "pgsql")
     try:
         with embedded_servers(
-            postgres=not postgres_answers(database_url),
+            postgres=wants_postgres and not postgres_answers(database_url),
             redis=not redis_answers(redis_url),
             database_url=database_url,
             redis_url=redis_url,
