@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import uuid
 from typing import Any
 
-from django.db import models
+from django.db import connection, models
+from django.utils import timezone
 
+from registry import audit_chain
 from registry.models import AuditEvent
 
 
@@ -47,7 +50,8 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
 def audit_record(
     *, user, action: str, obj: models.Model, patient=None, changes: dict | None = None, reason: str = ""
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
+    event = AuditEvent(
+        at=timezone.now(),
         user=actor(user),
         action=action,
         model=obj._meta.label,
@@ -56,38 +60,45 @@ def audit_record(
         changes=changes or {},
         reason=reason,
     )
+    audit_chain.append(event)
+    return event
 
 
 def audit_record_many(*, user, action: str, model: str, rows, reason: str = "") -> int:
     """Bulk form of :func:`audit_record` for bulk writes (a lab import), inside the
-    caller's transaction. ``rows`` yields ``(object_id, patient_id, changes)``. On
-    PostgreSQL the rows are streamed with COPY (100,000 rows in a few seconds)."""
-    import json
-
-    from django.db import connection
-    from django.utils import timezone
-
+    caller's transaction. ``rows`` yields ``(object_id, patient_id, changes)``. The rows
+    are chained under the same lock as single rows; on PostgreSQL they are streamed with
+    COPY (100,000 rows in a few seconds)."""
     uid = getattr(actor(user), "pk", None)
     now = timezone.now()
+    chained = audit_chain.append_many(
+        [
+            {
+                "at": now,
+                "user_id": uid,
+                "action": action,
+                "model": model,
+                "object_id": str(object_id),
+                "patient_id": patient_id,
+                "changes": changes,
+                "reason": reason,
+            }
+            for object_id, patient_id, changes in rows
+        ]
+    )
     if connection.vendor == "postgresql":
         table = AuditEvent._meta.db_table
-        cols = ["at", "user_id", "action", "model", "object_id", "patient_id", "changes", "reason"]
-        count = 0
+        cols = ["id", "at", "user_id", "action", "model", "object_id", "patient_id", "changes", "reason"]
         with (
             connection.cursor() as cursor,
             cursor.cursor.copy(
-                f"COPY {table} ({', '.join(cols)}) FROM STDIN"  # noqa: S608 (fixed names)
+                f"COPY {table} ({', '.join(cols)}, prev_hash, hash) FROM STDIN"  # noqa: S608 (fixed names)
             ) as copy,
         ):
-            for object_id, patient_id, changes in rows:
-                copy.write_row((now, uid, action, model, str(object_id), patient_id, json.dumps(changes), reason))
-                count += 1
-        return count
-    events = [
-        AuditEvent(
-            user_id=uid, action=action, model=model, object_id=str(oid), patient_id=pid, changes=ch, reason=reason
-        )
-        for oid, pid, ch in rows
-    ]
-    AuditEvent.objects.bulk_create(events, batch_size=2000)
-    return len(events)
+            for row in chained:
+                copy.write_row(
+                    [*(row[c] if c != "changes" else json.dumps(row[c]) for c in cols), row["prev_hash"], row["hash"]]
+                )
+        return len(chained)
+    AuditEvent.objects.bulk_create([AuditEvent(**row) for row in chained], batch_size=2000)
+    return len(chained)

@@ -15,6 +15,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from clinical import catalogue
 from registry.validators import validate_gene_symbol, validate_hgvs_c, validate_hgvs_p, validate_hpo_id
@@ -276,10 +277,12 @@ class Consent(models.Model):
 
 
 class AuditEvent(models.Model):
-    """One change to clinical data, or one access to a patient record.
+    """One change to clinical data, one access to a patient record, or one account event.
 
-    Written by services only; the audit-trail work adds the hash chain and the database
-    trigger that refuses updates and deletes.
+    Append-only: rows are written through ``registry.audit_chain`` only, each carrying the
+    previous row's hash and its own, and on PostgreSQL a trigger refuses UPDATE, DELETE and
+    TRUNCATE (migration 0002). ``patient`` is PROTECT: deleting a patient must never
+    rewrite or drop the trail that records it.
     """
 
     class Action(models.TextChoices):
@@ -288,17 +291,30 @@ class AuditEvent(models.Model):
         DELETE = "delete", "Delete"
         VIEW = "view", "View"
         EXPORT = "export", "Export"
+        SEARCH = "search", "Identity search"
+        SIGN_IN = "sign_in", "Sign-in"
+        SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
+        LOCKOUT = "lockout", "Lockout"
+        PASSWORD_CHANGE = "password_change", "Password change"
+        ROLE_CHANGE = "role_change", "Role or membership change"
+        TOKEN_ISSUE = "token_issue", "API token issued"
+        TOKEN_REVOKE = "token_revoke", "API token revoked"
+        TWO_FACTOR_ENROL = "2fa_enrol", "Two-factor enrolment"
+        TWO_FACTOR_RESET = "2fa_reset", "Two-factor reset"
+        DEACTIVATE = "deactivate", "User deactivated"
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    action = models.CharField(max_length=10, choices=Action.choices)
+    action = models.CharField(max_length=20, choices=Action.choices)
     model = models.CharField(max_length=60)
     object_id = models.CharField(max_length=64)
-    patient = models.ForeignKey(Patient, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_events")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events")
     changes = models.JSONField(default=dict, blank=True)  # field -> [old, new]
     reason = models.TextField(blank=True)
+    prev_hash = models.CharField(max_length=64, default="", editable=False)
+    hash = models.CharField(max_length=64, default="", editable=False)
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -318,6 +334,7 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Refused from this moment on")
 
     class Meta:
         ordering = ["-created_at"]

@@ -4,7 +4,22 @@ from __future__ import annotations
 
 import pytest
 
+from tests import audit_flush
 from tests.factories import make_patient, make_site, make_user
+
+audit_flush.install()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "two_factor: runs with REQUIRE_2FA on (off for every other test)")
+
+
+@pytest.fixture(autouse=True)
+def _two_factor_setting(request, settings):
+    """Tests run with DJANGO_DEBUG=0, where REQUIRE_2FA defaults to on; the suite signs in
+    with force_login, so 2FA is off except in the tests marked ``two_factor``, which
+    exercise it."""
+    settings.REQUIRE_2FA = bool(request.node.get_closest_marker("two_factor"))
 
 
 @pytest.fixture(autouse=True)
