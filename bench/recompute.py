@@ -109,7 +109,7 @@ def main() -> None:
         "|---|---|---|---|---|---|---|",
     ]
     synthetic.reset()
-    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", not_production=True, verbosity=0)
     table += measure("demo (seed_demo)")
     synthetic.reset()
     timings = synthetic.generate(patients=N_PATIENTS, labs_per_patient=LABS_PER_PATIENT)

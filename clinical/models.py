@@ -390,6 +390,10 @@ class LabImport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     imported_at = models.DateTimeField(null=True, blank=True)
     imported_count = models.PositiveIntegerField(default=0)
+    # Once confirmed (or left unconfirmed too long) the file's content is purged; what is
+    # kept of the row report is line numbers and messages, never the values.
+    report = models.JSONField(default=list, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

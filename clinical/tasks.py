@@ -98,3 +98,11 @@ def recompute_registry(chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
 def check_monitoring_overdue(chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
     """Daily: re-evaluate the patients whose monitoring can fall overdue with time alone."""
     return fan_out(monitoring_patient_ids(timezone.localdate()), chunk_size)
+
+
+@shared_task(name="clinical.tasks.purge_stale_lab_imports", **IDEMPOTENT)
+def purge_stale_lab_imports() -> int:
+    """Drop the content of lab files left unconfirmed past the retention period."""
+    from clinical.import_retention import lab_imports_purge_stale
+
+    return lab_imports_purge_stale()

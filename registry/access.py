@@ -123,6 +123,16 @@ def memberships_of(user: User) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user).select_related("site").order_by("site__code")
 
 
+def registry_admin_user_ids() -> QuerySet:
+    """Ids of the users holding a registry administrator membership (an administrator's peers)."""
+    return Membership.objects.filter(role=Role.REGISTRY_ADMIN).values("user_id")
+
+
+def membership_row(pk: int | None) -> dict | None:
+    """The stored site and role of one membership, to audit what a save changes."""
+    return Membership.objects.filter(pk=pk).values("site_id", "role").first() if pk else None
+
+
 def at_site_code(qs: QuerySet, code: str, *, via: str = "") -> QuerySet:
     """Narrow an already scoped queryset of patients (or of rows reached from a patient
     through ``via``, e.g. ``"patient__"``) to one home site code: a filter the user asked
@@ -206,6 +216,18 @@ def identity_visible_q(user: User, prefix: str = "") -> Q:
     return Q(**{f"{prefix}home_site_id__in": scope.clinical_site_ids})
 
 
+def identity_sort_value(user: User, field: str):
+    """An ORDER BY expression on an identity column that is NULL for the patients whose
+    identity ``user`` may not see (a researcher's sites), so sorting by name never orders
+    hidden names."""
+    from django.db.models import Case, F, Value, When
+
+    scope = scope_for(user)
+    if scope.all_sites or not scope.research_only_site_ids - scope.clinical_site_ids:
+        return F(field)
+    return Case(When(identity_visible_q(user), then=F(field)), default=Value(None))
+
+
 def can_write(user: User, patient: Patient | None = None) -> bool:
     return _allowed(user, patient, "write_site_ids")
 
@@ -275,7 +297,10 @@ def alert_for_user(user: User, public_id, *, write: bool = False):
 
 def lab_import_for_user(user: User, public_id):
     """One of the user's own lab CSV uploads (never another user's, whatever the site),
-    without its content, or 404."""
+    without its content, or 404. The file names patients: it is readable only while its
+    uploader may still write."""
     from clinical.models import LabImport
 
+    if not can_write(user):
+        raise Http404("No such import.")
     return one_or_404(LabImport.objects.defer("content").filter(user=user), public_id, "import")

@@ -10,10 +10,12 @@ administrators; a site lead manages the memberships of their own sites.
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
 
-from registry import access
+from registry import access, admin_guard
+from registry.audit import audit_record
 from registry.models import (
     ApiToken,
     Consent,
@@ -131,6 +133,7 @@ class UserAdmin(ManagedView, DjangoUserAdmin):
 
     inlines = [MembershipInline]
     list_display = ("username", "first_name", "last_name", "email", "is_active", "is_staff", "unit_system")
+    actions = ["reset_two_factor"]
     fieldsets = (
         *DjangoUserAdmin.fieldsets,
         ("Registry", {"fields": ("unit_system",)}),
@@ -143,7 +146,8 @@ class UserAdmin(ManagedView, DjangoUserAdmin):
         return manages_registry(request.user)
 
     def has_change_permission(self, request, obj=None) -> bool:
-        return manages_registry(request.user)
+        # Superusers, peer administrators and oneself are changed by a superuser only.
+        return manages_registry(request.user) and admin_guard.may_manage_user(request.user, obj)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return request.user.is_superuser
@@ -153,6 +157,23 @@ class UserAdmin(ManagedView, DjangoUserAdmin):
         if not request.user.is_superuser:  # no one grants what they do not hold
             readonly += ["is_superuser", "groups", "user_permissions"]
         return readonly
+
+    def user_change_password(self, request, id, form_url=""):
+        target = self.get_object(request, id)
+        if target is not None and not admin_guard.may_set_password(request.user, target):
+            raise PermissionDenied("Only a superuser sets another user's password.")
+        return super().user_change_password(request, id, form_url)
+
+    @admin.action(description="Reset two-factor sign-in (lost phone)")
+    def reset_two_factor(self, request, queryset):
+        from registry.twofactor import two_factor_reset
+
+        done = 0
+        for user in queryset:
+            if admin_guard.may_manage_user(request.user, user):
+                two_factor_reset(user=user, by=request.user)
+                done += 1
+        self.message_user(request, f"Two-factor sign-in reset for {done} user(s).", messages.SUCCESS)
 
 
 @admin.register(Membership)
@@ -169,6 +190,8 @@ class MembershipAdmin(ManagedView, admin.ModelAdmin):
         return self.has_module_permission(request)
 
     def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and not admin_guard.may_manage_user(request.user, obj.user):
+            return False
         if manages_registry(request.user):
             return True
         leads = lead_site_ids(request.user)
@@ -179,7 +202,14 @@ class MembershipAdmin(ManagedView, admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "site" and not manages_registry(request.user):
             kwargs["queryset"] = access.lead_sites(request.user)
+        if db_field.name == "user":
+            kwargs["queryset"] = admin_guard.manageable_users(request.user, User.objects.all())
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not admin_guard.may_manage_user(request.user, obj.user):
+            raise PermissionDenied("Only a superuser changes this user's roles.")
+        super().save_model(request, obj, form, change)
 
     def formfield_for_choice_field(self, db_field, request, **kwargs):
         if db_field.name == "role" and not manages_registry(request.user):
@@ -274,6 +304,22 @@ class PatientAdmin(ReadOnlyScopedAdmin):
             inlines.insert(0, IdentityInline)
         return inlines
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        patient = self.get_object(request, object_id)
+        if response.status_code == 200 and patient is not None and access.can_see_identity(request.user, patient):
+            audit_record(user=request.user, action="view", obj=patient, patient=patient, reason="admin")
+        return response
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        cl = getattr(response, "context_data", {}).get("cl") if hasattr(response, "context_data") else None
+        if cl is not None and cl.query and "identity__family_name" in self.get_search_fields(request):
+            from registry.access_audit import identity_search_record
+
+            identity_search_record(user=request.user, where="admin", results=cl.result_count)
+        return response
+
 
 class PatientRecordAdmin(ReadOnlyScopedAdmin):
     """A record under a patient: scoped through the patients the user may read."""
@@ -348,4 +394,4 @@ class ApiTokenAdmin(admin.ModelAdmin):
         from registry.tokens import token_revoke
 
         for token in queryset:
-            token_revoke(token=token)
+            token_revoke(token=token, by=request.user)

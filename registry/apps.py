@@ -5,3 +5,9 @@ class RegistryConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "registry"
     verbose_name = "Registry"
+
+    def ready(self) -> None:
+        # Account events (sign-in, lockout, password, roles, deactivation) go to the audit trail.
+        from registry import account_events
+
+        account_events.connect_axes()

@@ -85,6 +85,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "registry",
     "clinical",
 ]
@@ -96,6 +99,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "registry.twofactor.TwoFactorMiddleware",
+    "registry.account_events.ActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "registry.middleware.SecurityHeadersMiddleware",
@@ -158,12 +164,23 @@ AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = dt.timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# Wider counters (registry.lockout): one username from any address, one address for any
+# username, at higher thresholds than the pair above.
+AXES_HANDLER = "registry.lockout.RegistryLockoutHandler"
+LOCKOUT_USERNAME_LIMIT = env_int("LOCKOUT_USERNAME_LIMIT", 20)
+LOCKOUT_ADDRESS_LIMIT = env_int("LOCKOUT_ADDRESS_LIMIT", 50)
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 # Failure log lines name the account and the address (for investigation); django-axes
 # always masks the password.
 AXES_SENSITIVE_PARAMETERS: list[str] = []
 AXES_CLIENT_IP_CALLABLE = "registry.client_ip.client_ip"
+# Two-factor sign-in (registry.twofactor): required for clinical and admin roles; on by
+# default outside debug, off in the demo (`make run` sets DJANGO_DEBUG=1).
+REQUIRE_2FA = env_bool("REQUIRE_2FA", not DEBUG)
+OTP_TOTP_ISSUER = "Lipodystrophy registry"
+# API tokens are refused after this many days.
+API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 90)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "patient-list"
 LOGOUT_REDIRECT_URL = "login"
@@ -221,6 +238,8 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_MAX_BODY_BYTES", 2 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 LAB_IMPORT_MAX_BYTES = env_int("LAB_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+# An uploaded lab file that is never confirmed has its content purged after this many days.
+LAB_IMPORT_RETENTION_DAYS = env_int("LAB_IMPORT_RETENTION_DAYS", 7)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000
 
 # --- Redis, cache and Celery ------------------------------------------------------------
@@ -262,6 +281,10 @@ CELERY_BEAT_SCHEDULE = {
     "nightly-recompute": {
         "task": "clinical.tasks.recompute_registry",
         "schedule": crontab(hour=2, minute=15),
+    },
+    "purge-stale-lab-imports": {
+        "task": "clinical.tasks.purge_stale_lab_imports",
+        "schedule": crontab(minute=40),
     },
     "daily-monitoring-overdue": {
         "task": "clinical.tasks.check_monitoring_overdue",

@@ -13,6 +13,8 @@ urlpatterns = [
     path("api/", include("registry.api.urls")),
     path("profile/tokens/", token_views.token_list, name="api-tokens"),
     path("profile/tokens/<int:token_id>/revoke/", token_views.token_revoke_view, name="api-token-revoke"),
+    path("account/", include("registry.twofactor_views")),
+    path("", include("registry.access_log_views")),
     path("profile/", views.profile, name="profile"),
     path("profile/units/", views.unit_switch, name="unit-switch"),
     path("patients/new/", views.patient_register, name="patient-register"),

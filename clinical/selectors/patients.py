@@ -78,8 +78,15 @@ def patient_list(*, user, filters: PatientFilters | None = None, search: str = "
     key = sort.lstrip("-")
     if key not in SORTS or (key in IDENTITY_SORTS and not identity):
         key, desc = "registry_code", False
-    order = [("-" + c) if desc else c for c in SORTS[key]]
+    order = [_order_by(user, c, desc) for c in SORTS[key]]
     return qs.order_by(*order)
+
+
+def _order_by(user, column: str, desc: bool):
+    if not column.startswith("identity__"):
+        return ("-" + column) if desc else column
+    value = access.identity_sort_value(user, column)  # NULL (last) where identity is hidden
+    return value.desc(nulls_last=True) if desc else value.asc(nulls_last=True)
 
 
 def latest_labs(*, patient_ids, analytes=None) -> dict[tuple[int, str], LabResult]:

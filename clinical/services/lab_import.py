@@ -82,7 +82,13 @@ def lab_import_confirm(*, lab_import: LabImport, by) -> tuple[LabImport, ImportP
         current.imported_at = timezone.now()
         current.imported_count = len(created)
         current.error_count = 0
-        current.save(update_fields=["status", "imported_at", "imported_count", "error_count"])
+        # The rows are in the registry now; the file itself (MRNs, values) is not kept.
+        current.content = b""
+        current.purged_at = current.imported_at
+        current.report = []
+        current.save(
+            update_fields=["status", "imported_at", "imported_count", "error_count", "content", "purged_at", "report"]
+        )
         audit_record(
             user=by,
             action="create",

@@ -12,6 +12,7 @@ from clinical import catalogue, selectors
 from clinical.views.common import query_keep
 from registry import access
 from registry import selectors as registry_selectors
+from registry.access_audit import identity_search_record
 
 PAGE_SIZE = 50
 HISTORY_PAGE_SIZE = 100
@@ -37,6 +38,8 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     qs = selectors.patient_list(user=request.user, filters=filt)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = selectors.patient_rows(user=request.user, patients=list(page.object_list))
+    if filt.q and access.can_see_identity(request.user):  # a name / MRN search: its text is not kept
+        identity_search_record(user=request.user, where="patient list", results=page.paginator.count)
     return render(
         request,
         "clinical/patient_list.html",

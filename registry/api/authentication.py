@@ -1,6 +1,6 @@
 """API token authentication: ``Authorization: Bearer <key>`` (or ``Token <key>``).
 
-Only the SHA-256 hash of a key is stored; a revoked token is refused. Keys are never
+Only the SHA-256 hash of a key is stored; a revoked or expired token is refused. Keys are never
 accepted in URLs.
 """
 
@@ -25,14 +25,14 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             key = header[1].decode()
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed("Invalid token.") from exc
+        now = timezone.now()
         token = (
             ApiToken.objects.select_related("user")
-            .filter(key_hash=ApiToken.hash_key(key), revoked_at__isnull=True)
+            .filter(key_hash=ApiToken.hash_key(key), revoked_at__isnull=True, expires_at__gt=now)
             .first()
         )
         if token is None or not token.user.is_active:
-            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
-        now = timezone.now()
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return token.user, token

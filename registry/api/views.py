@@ -15,6 +15,7 @@ from registry import access, selectors
 from registry import services as registry_services
 from registry.api import serializers
 from registry.api.base import RegistryAPIView, expected_version, with_etag
+from registry.audit import audit_record
 
 PATIENT_ID = OpenApiParameter("patient_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
@@ -76,6 +77,8 @@ class PatientDetail(RegistryAPIView):
     @extend_schema(parameters=[PATIENT_ID], responses=serializers.PatientSerializer, tags=["patients"], summary="Read")
     def get(self, request, patient_id):
         patient = selectors.patient_detail(user=request.user, patient=self.patient())
+        if access.can_see_identity(request.user, patient):  # the body carries identity
+            audit_record(user=request.user, action="view", obj=patient, patient=patient, reason="api")
         return with_etag(Response(serializers.PatientSerializer(patient, context={"request": request}).data), patient)
 
     def _update(self, request, partial: bool):

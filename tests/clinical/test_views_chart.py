@@ -100,9 +100,9 @@ def test_chart_query_count_is_fixed(client, clinician_a, patient_a, django_asser
     client.get(chart(patient_a))
     # session, user, memberships, patient, identity, latest per analyte, recent labs, visits,
     # courses + doses (prefetch), diagnoses, genetics, consents (+ recorded by), phenotypes,
-    # view audit insert, open alerts, header critical alert count, header sites, home site,
+    # view audit (chain lock, head hash and id, insert), open alerts, header critical alert count, header sites, home site,
     # session save (savepoint, update, release)
-    with django_assert_num_queries(22):
+    with django_assert_num_queries(24):
         resp = client.get(chart(patient_a))
     assert resp.status_code == 200
     assert resp.context["chart"].courses[0].doses[0].per_kg is not None  # U/kg/day for insulin

@@ -108,9 +108,9 @@ def test_other_site_404_anonymous_login_researcher_reads_without_edit_links(
 def test_query_count_is_fixed(client, clinician_a, patient_a, results, django_assert_num_queries):
     client.force_login(clinician_a)
     client.get(labs_url(patient_a))
-    # session, user, memberships (scope), patient, view audit row, count, page of results
+    # session, user, memberships (scope), patient, view audit row (chain lock, head, insert), count, page of results
     # (+ visit join), header: critical alert count, sites; session save (savepoint, update, release)
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(14):
         resp = client.get(labs_url(patient_a, "analyte=triglycerides&page=1"))
     assert len(resp.context["rows"]) == 30
 

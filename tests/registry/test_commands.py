@@ -56,7 +56,7 @@ def test_issue_api_token_prints_a_working_key(clinician_a, capsys):
 @pytest.mark.django_db
 def test_token_pages_show_key_once_and_revoke(client, clinician_a, clinician_b):
     client.force_login(clinician_a)
-    page = client.post("/profile/tokens/", {"name": "script"})
+    page = client.post("/profile/tokens/", {"name": "script", "password": "correct horse battery staple"})
     token = ApiToken.objects.get(user=clinician_a)
     html = page.content.decode()
     assert page.status_code == 200 and token.prefix in html and "shown only once" in html

@@ -104,7 +104,7 @@ def test_demo_password_passes_the_validators():
 @pytest.mark.django_db
 def test_seed_demo_is_idempotent_and_scoped():
     out = StringIO()
-    call_command("seed_demo", patients=10, stdout=out)
+    call_command("seed_demo", patients=10, not_production=True, stdout=out)
     text = out.getvalue()
     assert "10 patients created" in text
     for u in demo.USERS:
@@ -122,7 +122,7 @@ def test_seed_demo_is_idempotent_and_scoped():
     )
     assert counts[0] == 10 and counts[5] == len(demo.USERS) and counts[7] == 3
     assert Visit.objects.filter(source="demo").count() == counts[1] > 50
-    call_command("seed_demo", patients=10, stdout=StringIO())
+    call_command("seed_demo", patients=10, not_production=True, stdout=StringIO())
     assert (
         Patient.objects.count(),
         Visit.objects.count(),
@@ -155,10 +155,10 @@ def test_seed_demo_is_idempotent_and_scoped():
 
 @pytest.mark.django_db
 def test_growing_the_cohort_adds_only_the_new_patients():
-    call_command("seed_demo", patients=4, stdout=StringIO())
+    call_command("seed_demo", patients=4, not_production=True, stdout=StringIO())
     first = set(Patient.objects.values_list("identity__mrn", flat=True))
     out = StringIO()
-    call_command("seed_demo", patients=6, stdout=out)
+    call_command("seed_demo", patients=6, not_production=True, stdout=out)
     assert "2 patients created, 4 already present" in out.getvalue()
     assert first < set(Patient.objects.values_list("identity__mrn", flat=True))
 
@@ -168,7 +168,7 @@ def test_seed_acknowledges_historic_alerts_and_leaves_recent_ones_open():
     """Old results were reviewed at the time: their alerts are acknowledged by the site's
     clinician; the recent ones stay open for the worklist. A second run changes nothing."""
     out = StringIO()
-    call_command("seed_demo", patients=12, stdout=out)
+    call_command("seed_demo", patients=12, not_production=True, stdout=out)
     before = timezone.localdate() - dt.timedelta(days=demo.HISTORY_REVIEWED_AFTER_DAYS)
     old = Alert.objects.filter(observed_on__lt=before)
     recent = Alert.objects.filter(observed_on__gte=before)
@@ -184,7 +184,7 @@ def test_seed_acknowledges_historic_alerts_and_leaves_recent_ones_open():
     state = sorted(Alert.objects.values_list("id", "status", "acknowledged_at"))
     audits = AuditEvent.objects.count()
     out = StringIO()
-    call_command("seed_demo", patients=12, stdout=out)
+    call_command("seed_demo", patients=12, not_production=True, stdout=out)
     assert "0 historic alert(s) acknowledged" in out.getvalue()
     assert sorted(Alert.objects.values_list("id", "status", "acknowledged_at")) == state
     assert AuditEvent.objects.count() == audits

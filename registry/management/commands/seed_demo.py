@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,8 +31,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--patients", type=int, default=60, help="number of demo patients (default 60)")
         parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+        parser.add_argument(
+            "--i-know-this-is-not-production",
+            action="store_true",
+            dest="not_production",
+            help="seed even though DJANGO_DEBUG is off (a test or benchmark database)",
+        )
 
-    def handle(self, *args, patients: int, seed: int, **options) -> None:
+    def handle(self, *args, patients: int, seed: int, not_production: bool = False, **options) -> None:
+        # The demo users share a published password: never on a production database.
+        if not (settings.DEBUG or not_production):
+            raise CommandError(
+                "seed_demo creates logins with a published password. It runs only with DJANGO_DEBUG=1, "
+                "or with --i-know-this-is-not-production on a database that is not production."
+            )
         started = time.monotonic()
         today = timezone.localdate()
         sites = self._sites()
