@@ -43,7 +43,11 @@ def reg_data(**extra):
 
 
 def written():
-    return (Patient.objects.count(), GeneticFinding.objects.count(), AuditEvent.objects.exclude(action="sign_in").count())
+    return (
+        Patient.objects.count(),
+        GeneticFinding.objects.count(),
+        AuditEvent.objects.exclude(action="sign_in").count(),
+    )
 
 
 def test_register_patient_with_diagnosis_genetics_and_consent(client, clinician_a):
