@@ -10,7 +10,7 @@ def registry_context(request):
     """Header data: the user's sites, role flags, units, and the open critical alerts of
     the user's sites (counted lazily: only pages that show the header run the query)."""
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    if user is None or not user.is_authenticated or getattr(request, "two_factor_pending", False):
         return {}
     scope = access.scope_for(user)
 

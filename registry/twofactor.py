@@ -147,27 +147,25 @@ class TwoFactorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.two_factor_pending = False
         user = getattr(request, "user", None)
-        if (
-            user is not None
-            and user.is_authenticated
-            and not request.path.startswith(EXEMPT_PREFIXES)
-            and not user.is_verified()
-        ):
+        if user is not None and user.is_authenticated and not user.is_verified():
             enrolled = request.session.get(SESSION_ENROLLED)
             if enrolled is None:
                 remember_enrolment(request, user)
                 enrolled = request.session[SESSION_ENROLLED]
-            if enrolled:
-                return self._refuse(request, "two-factor-verify", "Enter your authentication code first.")
-            if is_required(user):
-                return self._refuse(request, "two-factor-setup", "Set up two-factor sign-in first.")
+            route = "two-factor-verify" if enrolled else "two-factor-setup" if is_required(user) else ""
+            # (read by the header's context processor: no counts of patient data either)
+            request.two_factor_pending = bool(route)
+            if route and not request.path.startswith(EXEMPT_PREFIXES):
+                return self._refuse(request, route)
         return self.get_response(request)
 
     @staticmethod
-    def _refuse(request: HttpRequest, route: str, message: str) -> HttpResponse:
+    def _refuse(request: HttpRequest, route: str) -> HttpResponse:
         if request.path.startswith("/api/"):
-            return JsonResponse({"detail": f"Two-factor sign-in required: {message}"}, status=403)
+            message = "enter your authentication code first" if route == "two-factor-verify" else "enrol first"
+            return JsonResponse({"detail": f"Two-factor sign-in required: {message}."}, status=403)
         from django.urls import reverse
         from django.utils.http import urlencode
 

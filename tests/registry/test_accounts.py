@@ -269,6 +269,16 @@ def test_a_registry_admin_cannot_give_themselves_or_a_peer_a_membership(admin_cl
     assert Membership.objects.filter(pk=own.pk).exists()
 
 
+def test_a_membership_granted_in_the_admin_is_audited_with_its_author(admin_client, registry_admin, site_b):
+    clinician = make_user("new_clin")
+    response = admin_client.post(
+        "/admin/registry/membership/add/", {"user": clinician.pk, "site": site_b.pk, "role": "clinician"}
+    )
+    assert response.status_code == 302
+    event = events("role_change").filter(object_id=str(clinician.pk)).get()
+    assert event.user == registry_admin and event.changes["role"] == [None, "clinician"]
+
+
 def test_a_site_lead_cannot_change_their_own_role(lead_a):
     client = Client()
     client.force_login(staff(lead_a))

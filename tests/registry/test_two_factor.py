@@ -63,6 +63,9 @@ def test_a_password_only_session_cannot_read_patient_data(clinician_a, patient_a
     assert client.get("/patients/").status_code == 302
     api = client.get(f"/api/v1/patients/{patient_a.public_id}/")
     assert api.status_code == 403 and patient_a.registry_code.encode() not in api.content
+    # the enrolment page's header carries no count of patient data either
+    setup = client.get("/account/2fa/setup/")
+    assert setup.status_code == 200 and "user_critical_alerts" not in setup.context
 
 
 def test_a_researcher_is_not_asked_for_a_second_factor(researcher_a):
