@@ -87,3 +87,14 @@ def test_the_access_log_is_for_leads_and_admins_only(clinician_a, researcher_a, 
     assert client_for(researcher_a).get(url).status_code == 403  # reads the pseudonymous record, not its log
     assert client_for(make_user("lead_b", site=site_b, role="site_lead")).get(url).status_code == 404
     assert client_for(registry_admin).get(url).status_code == 200
+
+
+def test_a_name_search_in_the_admin_records_the_count_only(registry_admin, patient_a):
+    User.objects.filter(pk=registry_admin.pk).update(is_staff=True)
+    registry_admin.refresh_from_db()
+    name = patient_a.identity.family_name
+    response = client_for(registry_admin).get("/admin/registry/patient/", {"q": name})
+    assert response.status_code == 200
+    search = AuditEvent.objects.get(action="search", user=registry_admin)
+    assert search.reason == "admin" and search.changes == {"results": [None, 1]}
+    assert name not in str(search.changes)
