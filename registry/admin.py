@@ -368,10 +368,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
     """Registry administrators see and revoke API tokens; keys are created by their owners
     (/profile/tokens/) or ``manage.py issue_api_token``, because a key is shown only once."""
 
-    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("user__username", "name", "prefix")
-    readonly_fields = ("user", "name", "prefix", "key_hash", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("user", "name", "prefix", "key_hash", "created_at", "last_used_at", "expires_at", "revoked_at")
     actions = ["revoke"]
 
     def has_module_permission(self, request) -> bool:
