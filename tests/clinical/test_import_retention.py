@@ -10,9 +10,9 @@ import pytest
 import time_machine
 from django.conf import settings
 
-from clinical import imports
 from clinical.import_retention import lab_imports_purge_stale
 from clinical.models import LabImport
+from clinical.services.lab_import import lab_import_confirm, lab_import_upload
 from clinical.tasks import purge_stale_lab_imports
 from registry import audit_chain
 from registry.models import AuditEvent, Membership
@@ -24,8 +24,8 @@ pytestmark = pytest.mark.django_db
 def test_confirm_purges_the_content_and_chains_the_bulk_audit_rows(clinician_a, patient_a):
     code = patient_a.registry_code
     text = HEADER + row(code) + row(code, analyte="hba1c", value="7.1", unit="%")
-    record, _plan = imports.lab_import_upload(user=clinician_a, filename="ok.csv", content=text.encode())
-    record, _ = imports.lab_import_confirm(lab_import=record, by=clinician_a)
+    record, _plan = lab_import_upload(user=clinician_a, filename="ok.csv", content=text.encode())
+    record, _ = lab_import_confirm(lab_import=record, by=clinician_a)
     stored = LabImport.objects.get(pk=record.pk)
     assert bytes(stored.content) == b"" and stored.purged_at is not None and stored.imported_count == 2
     bulk = list(AuditEvent.objects.filter(model="clinical.LabResult").order_by("id"))
@@ -37,7 +37,7 @@ def test_unconfirmed_files_are_purged_after_the_retention_period(clinician_a, pa
     assert settings.LAB_IMPORT_RETENTION_DAYS == 7
     mrn = patient_a.identity.mrn
     text = HEADER + row(mrn="NOPE-98765") + row(mrn=mrn, value="abc")
-    record, plan = imports.lab_import_upload(user=clinician_a, filename="bad.csv", content=text.encode())
+    record, plan = lab_import_upload(user=clinician_a, filename="bad.csv", content=text.encode())
     assert not plan.ok
     assert lab_imports_purge_stale() == 0  # still young
     with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(days=7, minutes=1)):
@@ -52,7 +52,7 @@ def test_unconfirmed_files_are_purged_after_the_retention_period(clinician_a, pa
 
 def test_a_user_who_lost_write_access_cannot_read_their_upload(client, clinician_a, patient_a):
     text = HEADER + row(patient_a.registry_code)
-    record, _plan = imports.lab_import_upload(user=clinician_a, filename="x.csv", content=text.encode())
+    record, _plan = lab_import_upload(user=clinician_a, filename="x.csv", content=text.encode())
     client.force_login(clinician_a)
     url = f"/imports/labs/{record.public_id}/"
     assert client.get(url).status_code == 200
