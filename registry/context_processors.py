@@ -10,7 +10,7 @@ def registry_context(request):
     """Header data: the user's sites, role flags, units, and the open critical alerts of
     the user's sites (counted lazily: only pages that show the header run the query)."""
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or getattr(request, "two_factor_pending", False):
+    if user is None or not user.is_authenticated:
         return {}
     scope = access.scope_for(user)
 
@@ -24,7 +24,10 @@ def registry_context(request):
         "user_is_researcher_only": scope.is_researcher_only,
         "user_can_see_identity": access.can_see_identity(user),
         "user_can_write": access.can_write(user),
-        "user_critical_alerts": SimpleLazyObject(critical_count),
+        # a session still waiting for its second factor sees no count of patient data
+        "user_critical_alerts": 0
+        if getattr(request, "two_factor_pending", False)
+        else SimpleLazyObject(critical_count),
         "unit_systems": [
             (catalogue.CONVENTIONAL, "Conventional"),
             (catalogue.SI, "SI"),
