@@ -55,6 +55,20 @@ def _table() -> str:
     return AuditEvent._meta.db_table
 
 
+def lock() -> None:
+    """Take the chain lock now, for the rest of the caller's transaction.
+
+    A write that locks rows (``select_for_update``) and audits afterwards calls this
+    first, so every writer takes the chain lock before any row lock: with the opposite
+    order in two transactions (chain then patient row, patient row then chain) PostgreSQL
+    would abort one of them as a deadlock."""
+    if connection.vendor == "postgresql":
+        if not transaction.get_connection().in_atomic_block:
+            raise RuntimeError("audit_chain.lock() needs the caller's transaction")
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+
+
 def _lock_and_head(count: int) -> tuple[str, list[int]]:
     """Take the chain lock (held to the end of the caller's transaction) and return the
     current head hash and ``count`` fresh ids in increasing order."""

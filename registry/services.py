@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 
 from clinical import catalogue
 from clinical.services.outbox import patient_mark_for_evaluation
-from registry import access
+from registry import access, audit_chain
 from registry.audit import audit_record, diff, snapshot
 from registry.models import (
     AcmgClass,
@@ -352,6 +352,7 @@ def identity_update(*, patient: Patient, by, reason: str, **fields: Any) -> Pati
         raise ValidationError({k: ["This field cannot be changed."] for k in sorted(unknown)})
     require_reason(reason)
     with transaction.atomic():
+        audit_chain.lock()  # chain before rows: see audit_chain.lock
         identity = PatientIdentity.objects.select_for_update().get(patient=patient)
         before = snapshot(identity)
         for k, v in fields.items():
@@ -399,6 +400,7 @@ def patient_update(*, patient: Patient, by, reason: str, expected_version: int |
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
+        audit_chain.lock()  # chain before rows: see audit_chain.lock
         current = Patient.objects.select_for_update().get(pk=patient.pk)
         check_version(current, expected_version, list(PATIENT_EDITABLE), noun="patient")
         identity_fields = {k: v for k, v in fields.items() if k in IDENTITY_EDITABLE}

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinical.models import Alert, AlertStatus
+from registry import audit_chain
 from registry.audit import audit_record, diff, snapshot
 from registry.writekit import clean_note
 
@@ -20,6 +21,7 @@ def alert_acknowledge(*, alert: Alert, by, note: str = "") -> Alert:
     A note over the limit is refused (ValidationError on ``note``), never cut short."""
     note = clean_note(note)
     with transaction.atomic():
+        audit_chain.lock()  # chain before rows: see audit_chain.lock
         current = Alert.objects.select_for_update().get(pk=alert.pk)
         if current.status == AlertStatus.RESOLVED:
             raise ValidationError({"status": ["This alert is already resolved."]})

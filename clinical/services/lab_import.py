@@ -13,7 +13,7 @@ from django.utils import timezone
 from clinical.imports import ImportPlan, NewLab, lab_import_preview
 from clinical.models import LabImport, LabResult, Source
 from clinical.services.outbox import patients_mark_for_evaluation
-from registry import access
+from registry import access, audit_chain
 from registry.audit import _plain, audit_record, audit_record_many
 from registry.writekit import check_upload_size
 
@@ -56,6 +56,7 @@ def lab_import_confirm(*, lab_import: LabImport, by) -> tuple[LabImport, ImportP
     """Import every row of a previewed file, or none: the file is validated again against
     the current database inside the transaction; any error refuses the whole file."""
     with transaction.atomic():
+        audit_chain.lock()  # chain before rows: see audit_chain.lock
         current = LabImport.objects.select_for_update().get(pk=lab_import.pk)
         if current.status != LabImport.Status.PREVIEWED:
             raise ValidationError({"status": [f"This import is {current.get_status_display().lower()}."]})

@@ -14,6 +14,7 @@ from clinical import catalogue, formatting
 from clinical.models import LabResult, Source, Visit
 from clinical.services.numbers import parse_decimal
 from clinical.services.outbox import patient_mark_for_evaluation
+from registry import audit_chain
 from registry.audit import audit_record, diff, snapshot
 from registry.models import Patient
 from registry.writekit import actor, audit_created, check_date, check_version, require_reason, save_correction
@@ -150,6 +151,7 @@ def lab_result_update(*, result: LabResult, by, reason: str, expected_version: i
     if unknown:
         raise ValidationError({k: ["This field cannot be changed."] for k in sorted(unknown)})
     with transaction.atomic():
+        audit_chain.lock()  # chain before rows: see audit_chain.lock
         current = LabResult.objects.select_for_update().get(pk=result.pk)
         check_version(current, expected_version, LAB_EDITABLE)
         merged = {k: fields.get(k, getattr(current, k)) for k in LAB_EDITABLE}
@@ -177,6 +179,7 @@ def lab_result_update(*, result: LabResult, by, reason: str, expected_version: i
 def lab_result_delete(*, result: LabResult, by, reason: str, expected_version: int | None = None) -> None:
     reason = require_reason(reason)
     with transaction.atomic():
+        audit_chain.lock()  # chain before rows: see audit_chain.lock
         current = LabResult.objects.select_for_update().get(pk=result.pk)
         check_version(current, expected_version, LAB_EDITABLE)
         patient = current.patient

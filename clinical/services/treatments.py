@@ -14,6 +14,7 @@ from clinical import catalogue, formatting
 from clinical.models import DoseChange, Source, StopReason, TreatmentCourse, Visit
 from clinical.services.numbers import parse_decimal
 from clinical.services.outbox import patient_mark_for_evaluation
+from registry import audit_chain
 from registry.audit import diff, snapshot
 from registry.models import Patient
 from registry.writekit import actor, audit_created, check_date, check_version, save_correction
@@ -104,6 +105,7 @@ def course_start(
         raise ValidationError(errors)
     user = actor(by)
     with transaction.atomic():
+        audit_chain.lock()  # chain before rows: see audit_chain.lock
         Patient.objects.select_for_update().filter(pk=patient.pk).first()  # serialise course writes per patient
         clash = _overlapping(patient, drug, start_date, end_date)
         if clash is not None:
@@ -204,6 +206,7 @@ def course_stop(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
+        audit_chain.lock()  # chain before rows: see audit_chain.lock
         current = TreatmentCourse.objects.select_for_update().get(pk=course.pk)
         check_version(current, expected_version, ["end_date", "stop_reason", "tapered"])
         before = snapshot(current)

@@ -16,6 +16,7 @@ from clinical.models import LabResult, Skinfold, Source, Visit
 from clinical.services.labs import ValidatedLab, lab_fields, lab_validate
 from clinical.services.numbers import parse_decimal
 from clinical.services.outbox import patient_mark_for_evaluation
+from registry import audit_chain
 from registry.audit import diff, snapshot
 from registry.models import Patient, PhenotypeObservation
 from registry.writekit import actor, audit_created, check_date, check_version, reason_errors, save_correction
@@ -265,6 +266,7 @@ def visit_update(
     folds = _check_skinfolds(skinfolds, errors) if skinfolds is not None else None
     findings = _check_phenotypes(phenotypes, errors) if phenotypes is not None else None
     with transaction.atomic():
+        audit_chain.lock()  # chain before rows: see audit_chain.lock
         current = Visit.objects.select_for_update().get(pk=visit.pk)
         check_version(current, expected_version, VISIT_FIELDS)
         merged = {k: fields.get(k, getattr(current, k)) for k in VISIT_FIELDS}

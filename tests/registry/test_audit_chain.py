@@ -193,3 +193,52 @@ def test_concurrent_writers_never_fork_the_chain():
     prevs = list(AuditEvent.objects.values_list("prev_hash", flat=True))
     assert len(prevs) == len(set(prevs)), "two rows link to the same predecessor: a fork"
     assert audit_chain.verify().intact
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_that_locks_the_patient_first_does_not_deadlock_with_one_that_audits_first():
+    """Lock order is chain first, rows after. Without it: A holds the chain lock and waits
+    for the patient row, B holds the patient row (patient_update) and waits for the chain:
+    PostgreSQL aborts one of them."""
+    import time
+
+    from clinical.services.outbox import patient_mark_for_evaluation
+    from registry.services import patient_update
+
+    site = make_site("LOCK", "Lock", "FR")
+    user = make_user("locker", site=site)
+    patient = make_patient(site=site, by=user)
+    audited = threading.Event()
+    errors: list[BaseException] = []
+
+    def audit_then_mark() -> None:  # the shape of every clinical write
+        try:
+            with transaction.atomic():
+                audit_record(user=user, action="view", obj=patient, patient=patient)
+                audited.set()
+                time.sleep(1.0)  # B is now waiting, holding whatever it took first
+                patient_mark_for_evaluation(patient)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def update_patient() -> None:
+        try:
+            audited.wait(10)
+            patient_update(patient=patient, by=user, reason="typo", expected_version=None, sex="male")
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=audit_then_mark), threading.Thread(target=update_patient)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    patient.refresh_from_db()
+    assert patient.sex == "male"
+    assert AuditEvent.objects.filter(patient=patient, action="update", reason="typo").exists()
+    assert audit_chain.verify().intact
