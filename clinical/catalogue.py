@@ -499,6 +499,41 @@ RESPONSE_CLASSES = (
 )
 RESPONSE_SOURCE = "NIH metreleptin studies, Brown/Chan 2018 [S68]"
 
+# The month-12 class is provisional until start + 425 days (12 x 30.44 + the 60-day
+# window, RULES.md section 3) has passed or the course ended.
+MONTH12_WINDOW_CLOSED_DAYS = 425
+
+
+# --------------------------------------------------------------------------------------
+# Reference lines drawn on the patient dashboard. Defined in conventional units and
+# converted with the analyte's own factor, like the alert thresholds.
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReferenceLine:
+    analyte: str
+    value: Decimal
+    unit: str
+    label: str
+    source: str
+
+    @property
+    def canonical(self) -> Decimal:
+        return ANALYTES[self.analyte].to_canonical(self.value, self.unit)
+
+
+DASHBOARD_LINES: dict[str, tuple[ReferenceLine, ...]] = {
+    "triglycerides": (
+        ReferenceLine("triglycerides", Decimal(150), "mg/dL", "upper normal", "ATP III normal < 150 mg/dL [S35]"),
+        ReferenceLine("triglycerides", Decimal(500), "mg/dL", "very high", "ATP III very high [S35]"),
+        ReferenceLine(
+            "triglycerides", Decimal(1000), "mg/dL", "pancreatitis risk", "Endocrine Society 2012 severe [S35]"
+        ),
+    ),
+    "hba1c": (ReferenceLine("hba1c", Decimal(7), "%", "target", "ADA general adult target < 7 % [S54]"),),
+}
+
 
 # --------------------------------------------------------------------------------------
 # Metreleptin label dose table (RULES.md section 4; US label and EU SmPC [S25][S57])

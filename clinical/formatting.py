@@ -13,6 +13,7 @@ exactly as stored or typed use :func:`plain` / :func:`typed`.
 
 from __future__ import annotations
 
+import functools
 from decimal import ROUND_HALF_UP, Decimal
 
 from clinical import catalogue
@@ -45,8 +46,11 @@ def format_value(value: Decimal | str | int, *, analyte: str, unit: str) -> str:
     return format(round_half_up(value, places), "f")
 
 
+@functools.cache
 def display_conversion(analyte: str, system: str) -> catalogue.UnitConversion:
-    """The unit an analyte is shown in for a unit system (unknown systems: conventional)."""
+    """The unit an analyte is shown in for a unit system (unknown systems: conventional).
+    Cached: a dashboard formats thousands of values, and the unit lookup normalises every
+    accepted spelling each time."""
     info = catalogue.ANALYTES[analyte]
     return info.display_unit(system if system in catalogue.UNIT_SYSTEMS else catalogue.CONVENTIONAL)
 

@@ -167,3 +167,11 @@ def analyte_trend(
         slope_per_year=theil_sen_slope_per_year(points, as_of),
         months=months,
     )
+
+
+def month12_provisional(*, start: dt.date, end: dt.date | None, today: dt.date) -> bool:
+    """True while the month-12 window of a course is still open: start + 425 days has not
+    passed and the course has not ended (RULES.md section 3)."""
+    if end is not None and end <= today:
+        return False
+    return today <= start + dt.timedelta(days=catalogue.MONTH12_WINDOW_CLOSED_DAYS)

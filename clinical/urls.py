@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from clinical.views import alerts, chart, imports, labs, patients, treatments, visits
+from clinical.views import alerts, chart, dashboards, imports, labs, patients, treatments, visits
 
 urlpatterns = [
     path("patients/", patients.patient_list, name="patient-list"),
@@ -16,6 +16,13 @@ urlpatterns = [
     path("imports/labs/<uuid:import_id>/confirm/", imports.lab_import_confirm, name="lab-import-confirm"),
     path("imports/labs/<uuid:import_id>/discard/", imports.lab_import_discard, name="lab-import-discard"),
     path("patients/<uuid:public_id>/", chart.patient_chart, name="patient-chart"),
+    path("patients/<uuid:public_id>/dashboard/", dashboards.patient_dashboard, name="patient-dashboard"),
+    path(
+        "patients/<uuid:public_id>/dashboard/data.csv",
+        dashboards.patient_dashboard_csv,
+        name="patient-dashboard-csv",
+    ),
+    path("cohort/", dashboards.cohort_dashboard, name="cohort-dashboard"),
     path("patients/<uuid:public_id>/history/", patients.patient_history, name="patient-history"),
     path("patients/<uuid:public_id>/visits/new/", visits.visit_new, name="visit-new"),
     path("patients/<uuid:public_id>/labs/", labs.patient_labs, name="patient-labs"),

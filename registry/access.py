@@ -304,3 +304,30 @@ def lab_import_for_user(user: User, public_id):
     if not can_write(user):
         raise Http404("No such import.")
     return one_or_404(LabImport.objects.defer("content").filter(user=user), public_id, "import")
+
+
+# --- cohort -------------------------------------------------------------------------------
+
+
+def cohort_patients_for_user(user: User) -> QuerySet[Patient]:
+    """The patients behind the cohort dashboard: clinical roles see their own sites;
+    a researcher (aggregates only) sees the consenting patients of every site."""
+    scope = scope_for(user)
+    if scope.all_sites:
+        return Patient.objects.all()
+    if scope.is_researcher_only:
+        return Patient.objects.filter(research_consent=True)
+    return Patient.objects.filter(home_site_id__in=scope.clinical_site_ids)
+
+
+def cohort_is_aggregate_only(user: User) -> bool:
+    """Researchers see counts with small cells suppressed, never a patient's point."""
+    return scope_for(user).is_researcher_only
+
+
+def cohort_sites_for_user(user: User) -> QuerySet[Site]:
+    """The sites the cohort dashboard can be filtered by."""
+    scope = scope_for(user)
+    if scope.all_sites or scope.is_researcher_only:
+        return Site.objects.order_by("code")
+    return Site.objects.filter(id__in=scope.clinical_site_ids).order_by("code")

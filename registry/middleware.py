@@ -8,7 +8,7 @@ from django.conf import settings
 class SecurityHeadersMiddleware:
     """Content-Security-Policy everywhere; ``Cache-Control: no-store`` on patient data."""
 
-    NO_STORE_PREFIXES = ("/patients", "/api/", "/alerts", "/labs", "/visits", "/treatments", "/imports")
+    NO_STORE_PREFIXES = ("/patients", "/api/", "/alerts", "/labs", "/visits", "/treatments", "/imports", "/cohort")
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -295,12 +295,24 @@ class AlertAcknowledgeSerializer(StrictSerializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
+def _without_absent_display(data: dict, source: dict) -> dict:
+    """``display_*`` fields appear only when ``?units=`` asked for them."""
+    for key in [k for k in data if k.startswith("display_") and k not in source]:
+        del data[key]
+    return data
+
+
 class MonthValueSerializer(serializers.Serializer):
     month = serializers.IntegerField()
     value = serializers.FloatField(allow_null=True)
     on = serializers.DateField(allow_null=True)
     change = serializers.FloatField(allow_null=True)
     percent_change = serializers.FloatField(allow_null=True)
+    display_value = serializers.CharField(required=False, allow_null=True, help_text="Only with ?units=")
+    display_change = serializers.CharField(required=False, allow_null=True, help_text="Only with ?units=")
+
+    def to_representation(self, instance):
+        return _without_absent_display(super().to_representation(instance), instance)
 
 
 class AnalyteTrendSerializer(serializers.Serializer):
@@ -317,6 +329,16 @@ class AnalyteTrendSerializer(serializers.Serializer):
     slope_per_year = serializers.FloatField(allow_null=True)
     months = MonthValueSerializer(many=True)
     computed_at = serializers.DateTimeField()
+    display_unit = serializers.CharField(required=False, help_text="Only with ?units=si|conventional")
+    display_latest_value = serializers.CharField(required=False, allow_null=True)
+    display_baseline_value = serializers.CharField(required=False, allow_null=True)
+    display_nadir_value = serializers.CharField(required=False, allow_null=True)
+    display_slope_per_year = serializers.CharField(
+        required=False, allow_null=True, help_text="Per year, in the display unit"
+    )
+
+    def to_representation(self, instance):
+        return _without_absent_display(super().to_representation(instance), instance)
 
 
 class CourseResponseSerializer(serializers.Serializer):

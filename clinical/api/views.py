@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from clinical import catalogue, selectors
 from clinical import services as clinical_services
 from clinical.api import serializers
+from clinical.api.trend_units import add_display
 from clinical.models import Source
 from registry.api.base import (
     RegistryAPIView,
@@ -353,7 +354,12 @@ class AlertAcknowledge(RegistryAPIView):
 class TrendList(RegistryAPIView):
     pagination_class = None
 
-    @extend_schema(parameters=[PATIENT_ID], responses=serializers.TrendsSerializer, tags=["trends"], summary="Trends")
+    @extend_schema(
+        parameters=[PATIENT_ID, UNITS], responses=serializers.TrendsSerializer, tags=["trends"], summary="Trends"
+    )
     def get(self, request, patient_id):
+        q = _query(serializers.UnitsQuerySerializer, request)
         trends = selectors.patient_trends(patient=self.patient())
+        if q.get("units"):
+            trends["analytes"] = [add_display(a, q["units"]) for a in trends["analytes"]]
         return Response(serializers.TrendsSerializer(trends).data)

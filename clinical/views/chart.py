@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from clinical import catalogue, selectors
+from clinical.selectors import dashboard
 from registry import access
 from registry.audit import audit_record
 from registry.models import AuditEvent
@@ -31,5 +32,9 @@ def patient_chart(request: HttpRequest, public_id) -> HttpResponse:
             "alerts": selectors.patient_open_alerts(patient=patient),
             "alerts_panel": ALERTS_PANEL,
             "subtypes": catalogue.SUBTYPES,
+            "response_summaries": [
+                dashboard.summary_display(s, request.user.unit_system)
+                for s in dashboard.course_summaries(patient=patient)
+            ],
         },
     )

@@ -101,8 +101,9 @@ def test_chart_query_count_is_fixed(client, clinician_a, patient_a, django_asser
     # session, user, memberships, patient, identity, latest per analyte, recent labs, visits,
     # courses + doses (prefetch), diagnoses, genetics, consents (+ recorded by), phenotypes,
     # view audit (chain lock, head hash and id, insert), open alerts, header critical alert count, header sites, home site,
-    # session save (savepoint, update, release)
-    with django_assert_num_queries(24):
+    # session save (savepoint, update, release), metreleptin courses and HbA1c/TG values of
+    # the response summary
+    with django_assert_num_queries(26):
         resp = client.get(chart(patient_a))
     assert resp.status_code == 200
     assert resp.context["chart"].courses[0].doses[0].per_kg is not None  # U/kg/day for insulin
