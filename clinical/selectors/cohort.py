@@ -74,7 +74,7 @@ def _years_ago(today: dt.date, years: int) -> dt.date:
 def cohort_patients(*, user, filters: CohortFilters, today: dt.date) -> QuerySet[Patient]:
     qs = access.cohort_patients_for_user(user)
     if filters.site:
-        qs = qs.filter(home_site__code=filters.site)
+        qs = access.at_site_code(qs, filters.site)
     if filters.subtype:
         qs = qs.filter(primary_subtype=filters.subtype)
     if filters.sex:
