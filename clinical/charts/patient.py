@@ -579,6 +579,7 @@ def patient_dashboard_figure(series: PatientSeries, system: str) -> dict[str, An
                     "yanchor": "top" if i % 2 else "bottom",
                     "text": label,
                     "showarrow": False,
+                    "bgcolor": "rgba(255,255,255,0.75)",  # readable where a series crosses it
                     "font": {"size": 10, "color": "#6b7280"},
                 }
             )
