@@ -139,8 +139,12 @@ def main() -> None:
         f"Machine: {machine()}",
         "",
         f"Data: {N_PATIENTS} synthetic patients over 3 sites, {int(gen['n_labs'])} lab results "
-        f"(generated in {gen['total']:.0f} s, trends and alerts computed in {evaluated:.0f} s); "
-        f"one patient with {n_big} results over 12 years and a metreleptin course with 3 dose steps.",
+        + (
+            "(reused from an earlier run of this script); "
+            if reuse
+            else f"(generated in {gen['total']:.0f} s, trends and alerts computed in {evaluated:.0f} s); "
+        )
+        + f"one patient with {n_big} results over 12 years and a metreleptin course with 3 dose steps.",
         "",
         f"Server time through Django's test client, {REPEAT} requests after one warm-up.",
         "",

@@ -222,6 +222,9 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Served at the site root by whitenoise: /favicon.ico for pages without our <link rel="icon">
+# (the admin, the API docs), so no browser logs a 404 for it.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",

@@ -364,3 +364,10 @@ def test_figure_script_escapes_like_json_script():
     assert out.startswith('<script id="fig" type="application/json">')
     assert "</script><img" not in out and "<img" not in out and "&" not in out.split(">", 1)[1]
     assert json.loads(out.split(">", 1)[1].rsplit("<", 1)[0]) == {"text": "</script><img src=x onerror=alert(1)>&"}
+
+
+def test_favicon_ico_is_served_at_the_root_for_pages_without_our_icon_link(client):
+    resp = client.get("/favicon.ico")
+    assert resp.status_code == 200
+    body = b"".join(resp.streaming_content) if resp.streaming else resp.content
+    assert body[:4] == b"\x00\x00\x01\x00"  # an ICO file
