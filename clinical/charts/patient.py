@@ -96,6 +96,12 @@ def _lab_trace(analyte: str, points: list[LabPoint], system: str, *, name: str, 
     return trace
 
 
+def _ratio_scale(analyte: str) -> bool:
+    """A percent change means the same in every unit only without an offset (HbA1c in
+    mmol/mol has one: its change is given in %-points or mmol/mol, never in percent)."""
+    return all(u.offset == 0 for u in catalogue.ANALYTES[analyte].units)
+
+
 def _marks_trace(analyte: str, summaries: list[CourseSummary], system: str) -> dict | None:
     """Baseline and month-3/6/12 values of every course, labelled B, M3, M6, M12."""
     name = catalogue.ANALYTES[analyte].name
@@ -116,7 +122,7 @@ def _marks_trace(analyte: str, summaries: list[CourseSummary], system: str) -> d
                 if mp.change is not None:
                     change = delta_text(analyte, mp.change, system)
                     note += f": change {change} {unit}"
-                    if mp.percent_change is not None:
+                    if mp.percent_change is not None and _ratio_scale(analyte):
                         note += f" ({percent_text(mp.percent_change)})"
                 elif a.baseline is None:
                     note += ": no baseline, no change computed"
