@@ -147,12 +147,12 @@ def test_dashboard_query_count_is_constant_in_results(client, clinician_a, patie
     client.force_login(clinician_a)
     client.get(dashboard(patient_a))
     # session, user, memberships, patient, labs, weights, courses, doses, alerts (withdrawn
-    # left out), audit insert, header: critical alert count, sites; session save
-    # (savepoint, update, release)
-    with django_assert_num_queries(15):
+    # left out), view audit (chain lock, head hash and id, insert), header: critical alert
+    # count, sites; session save (savepoint, update, release)
+    with django_assert_num_queries(17):
         assert client.get(dashboard(patient_a)).status_code == 200
     bulk_labs(patient_a, 400)
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(17):
         resp = client.get(dashboard(patient_a))
     assert resp.context["n_points"] >= 404
 
