@@ -29,7 +29,7 @@ from django.utils import timezone
 from clinical import catalogue
 from clinical.models import LabImport, LabResult
 from clinical.services import lab_validate
-from registry import access
+from registry import access, normalize
 from registry.writekit import actor
 
 TEMPLATE_HEADER = ["registry_code", "mrn", "analyte", "value", "unit", "collected_on", "fasting"]
@@ -204,9 +204,12 @@ def _resolve_patients(user, codes: set[str], mrns: set[str]) -> tuple[dict[str, 
     for i in range(0, len(code_list), CHUNK):
         for pk, code in writable.filter(registry_code__in=code_list[i : i + CHUNK]).values_list("id", "registry_code"):
             by_code[code] = pk
-    for i in range(0, len(mrn_list), CHUNK):
-        for pk, mrn in writable.filter(identity__mrn__in=mrn_list[i : i + CHUNK]).values_list("id", "identity__mrn"):
-            by_mrn.setdefault(mrn, []).append(pk)
+    # MRNs compare on their normalised, case-folded key, like the uniqueness rule.
+    key_list = sorted({normalize.mrn_key(m) for m in mrn_list})
+    for i in range(0, len(key_list), CHUNK):
+        rows = writable.filter(identity__mrn_key__in=key_list[i : i + CHUNK]).values_list("id", "identity__mrn_key")
+        for pk, key in rows:
+            by_mrn.setdefault(key, []).append(pk)
     return by_code, by_mrn
 
 
@@ -294,6 +297,12 @@ def _read_row(raw: list[str], columns: dict[str, int], report: RowReport, today:
 
     code, mrn = cell("registry_code"), cell("mrn")
     report.patient = (code or mrn)[:60]
+    for label, raw_value in (("registry code", code), ("MRN", mrn)):
+        try:
+            normalize.clean_text(raw_value, label=label)
+        except ValidationError as exc:
+            report.errors.extend(exc.messages)
+    code, mrn = normalize.without_refused(code), normalize.without_refused(mrn)
     report.analyte, report.value, report.unit = cell("analyte")[:60], cell("value")[:60], cell("unit")[:30]
     report.collected_on, report.fasting = cell("collected_on")[:30], cell("fasting")[:20]
     if not code and not mrn:
@@ -333,11 +342,11 @@ def _attach_patients(user, pending: list[_Pending], plan: ImportPlan) -> None:
             if pk is None:
                 item.report.errors.append(_unknown_patient(item.code))
                 continue
-            if item.mrn and pk not in by_mrn.get(item.mrn, []):
+            if item.mrn and pk not in by_mrn.get(normalize.mrn_key(item.mrn), []):
                 item.report.errors.append(f"Registry code {item.code} and MRN {item.mrn!r} are not the same patient.")
                 continue
         else:
-            pks = by_mrn.get(item.mrn, [])
+            pks = by_mrn.get(normalize.mrn_key(item.mrn), [])
             if not pks:
                 item.report.errors.append(_unknown_patient(item.mrn))
                 continue

@@ -9,6 +9,7 @@ from django.forms import formset_factory
 
 from clinical import catalogue
 from clinical.forms import A11yFormMixin, date_field
+from registry import normalize
 from registry.models import AcmgClass, DiagnosisBasis, Sex, User, Zygosity
 
 
@@ -50,6 +51,16 @@ class PatientRegisterForm(A11yFormMixin, forms.Form):
             self.fields[name].widget.attrs["required"] = True  # checked by the service
         self.fields["site"].queryset = sites
         self.fields["site"].to_field_name = "code"
+
+    # Identifier and name hygiene (registry.normalize), as a field error next to the field.
+    def clean_family_name(self) -> str:
+        return normalize.clean_name(self.cleaned_data.get("family_name"), label="family name")
+
+    def clean_given_name(self) -> str:
+        return normalize.clean_name(self.cleaned_data.get("given_name"), label="given name")
+
+    def clean_mrn(self) -> str:
+        return normalize.clean_mrn(self.cleaned_data.get("mrn"))
 
     def service_kwargs(self) -> dict:
         d = self.cleaned_data

@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from clinical import catalogue
+from registry.normalize import mrn_key
 from registry.validators import validate_gene_symbol, validate_hgvs_c, validate_hgvs_p, validate_hpo_id
 
 
@@ -132,6 +133,22 @@ class Patient(models.Model):
         return self.registry_code
 
 
+class MrnKeyField(models.CharField):
+    """The case-folded, normalised MRN, computed from ``mrn`` whenever the row is written
+    (``save`` and ``bulk_create`` both call ``pre_save``), so the unique constraint on
+    (site, mrn_key) holds for every spelling of one MRN."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_length", 160)
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def pre_save(self, model_instance, add):
+        value = mrn_key(model_instance.mrn)
+        setattr(model_instance, self.attname, value)
+        return value
+
+
 class PatientIdentity(models.Model):
     """Everything that identifies a patient. Never shown to researchers, never exported."""
 
@@ -141,6 +158,8 @@ class PatientIdentity(models.Model):
     given_name = models.CharField(max_length=120)
     birth_date = models.DateField()
     mrn = models.CharField("MRN", max_length=40)
+    # What uniqueness compares: registry.normalize.mrn_key(mrn).
+    mrn_key = MrnKeyField(default="")
     phone = models.CharField(max_length=40, blank=True)
     email = models.EmailField(blank=True)
     address = models.TextField(blank=True)
@@ -148,11 +167,11 @@ class PatientIdentity(models.Model):
     class Meta:
         verbose_name_plural = "patient identities"
         constraints = [
-            models.UniqueConstraint(fields=["site", "mrn"], name="identity_unique_site_mrn"),
+            models.UniqueConstraint(fields=["site", "mrn_key"], name="identity_unique_site_mrn_key"),
             models.CheckConstraint(condition=~Q(mrn=""), name="identity_mrn_not_empty"),
         ]
         indexes = [
-            models.Index(fields=["mrn"], name="identity_mrn_idx"),
+            models.Index(fields=["mrn_key"], name="identity_mrn_key_idx"),
             models.Index(fields=["family_name", "given_name"], name="identity_name_idx"),
         ]
 

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 
 from clinical import catalogue
 from clinical.services.outbox import patient_mark_for_evaluation
-from registry import access, audit_chain
+from registry import access, audit_chain, normalize
 from registry.audit import audit_record, diff, snapshot
 from registry.models import (
     AcmgClass,
@@ -89,6 +89,14 @@ def diagnosis_validate(*, subtype: str, basis: str, onset_date=None, diagnosis_d
     return errors
 
 
+def _mrn_taken(site: Site, mrn: str, *, exclude_pk: int | None = None) -> bool:
+    """Whether ``mrn`` (already cleaned) is registered at ``site`` in any case or spelling."""
+    qs = access.identities_at_site(site).filter(mrn_key=normalize.mrn_key(mrn))
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs.exists()
+
+
 def patient_register(
     *,
     site: Site,
@@ -110,14 +118,13 @@ def patient_register(
     consented_on: dt.date | None = None,
 ) -> Patient:
     """Register a patient with identity and, optionally, a first diagnosis and consent."""
-    errors: dict[str, list[str]] = {}
-    family_name, given_name, mrn = (family_name or "").strip(), (given_name or "").strip(), (mrn or "").strip()
-    if not family_name:
-        errors["family_name"] = ["The family name is required."]
-    if not given_name:
-        errors["given_name"] = ["The given name is required."]
-    if not mrn:
-        errors["mrn"] = ["The MRN is required."]
+    cleaned, errors = normalize.clean_fields(
+        {"family_name": family_name, "given_name": given_name, "mrn": mrn}, normalize.IDENTITY_LABELS
+    )
+    family_name, given_name, mrn = cleaned["family_name"], cleaned["given_name"], cleaned["mrn"]
+    for name, label in normalize.IDENTITY_LABELS.items():
+        if name not in errors and not cleaned[name]:
+            errors[name] = [f"The {label} is required."]
     if sex not in Sex.values:
         errors["sex"] = [f"Sex must be one of {', '.join(Sex.values)}."]
     _check_birth_date(errors, birth_date)
@@ -133,7 +140,7 @@ def patient_register(
         if not consent_version:
             errors["consent_version"] = ["Give the consent form version."]
         _check_consent_date(errors, consented_on)
-    if mrn and access.identities_at_site(site).filter(mrn=mrn).exists():
+    if mrn and "mrn" not in errors and _mrn_taken(site, mrn):
         errors.setdefault("mrn", []).append(f"MRN {mrn} is already registered at {site.code}.")
     if errors:
         raise ValidationError(errors)
@@ -184,7 +191,7 @@ def patient_register(
                 audit_created(c, by=by, patient=patient)
     except IntegrityError as exc:
         # A concurrent registration of the same (site, MRN) won the race.
-        if access.identities_at_site(site).filter(mrn=mrn).exists():
+        if _mrn_taken(site, mrn):
             raise ValidationError({"mrn": [f"MRN {mrn} is already registered at {site.code}."]}) from exc
         raise
     return patient
@@ -351,16 +358,16 @@ def identity_update(*, patient: Patient, by, reason: str, **fields: Any) -> Pati
     if unknown:
         raise ValidationError({k: ["This field cannot be changed."] for k in sorted(unknown)})
     require_reason(reason)
+    fields, errors = normalize.clean_fields(fields, normalize.IDENTITY_LABELS)
+    if errors:
+        raise ValidationError(errors)
     with transaction.atomic():
         audit_chain.lock()  # chain before rows: see audit_chain.lock
         identity = PatientIdentity.objects.select_for_update().get(patient=patient)
         before = snapshot(identity)
         for k, v in fields.items():
             setattr(identity, k, v)
-        if (
-            "mrn" in fields
-            and access.identities_at_site(identity.site).filter(mrn=identity.mrn).exclude(pk=identity.pk).exists()
-        ):
+        if "mrn" in fields and _mrn_taken(identity.site, identity.mrn, exclude_pk=identity.pk):
             raise ValidationError({"mrn": [f"MRN {identity.mrn} is already registered at {identity.site.code}."]})
         identity.save()
         if "birth_date" in fields and identity.birth_date:
@@ -390,11 +397,11 @@ def patient_update(*, patient: Patient, by, reason: str, expected_version: int |
         errors["sex"] = [f"Sex must be one of {', '.join(Sex.values)}."]
     if "vital_status" in fields and fields["vital_status"] not in VitalStatus.values:
         errors["vital_status"] = [f"Vital status must be one of {', '.join(VitalStatus.values)}."]
-    for name, label in (("family_name", "family name"), ("given_name", "given name"), ("mrn", "MRN")):
-        if name in fields:
-            fields[name] = (fields[name] or "").strip()
-            if not fields[name]:
-                errors[name] = [f"The {label} is required."]
+    fields, identity_errors = normalize.clean_fields(fields, normalize.IDENTITY_LABELS)
+    errors.update(identity_errors)
+    for name, label in normalize.IDENTITY_LABELS.items():
+        if name in fields and name not in errors and not fields[name]:
+            errors[name] = [f"The {label} is required."]
     if "birth_date" in fields:
         _check_birth_date(errors, fields["birth_date"])
     if errors:

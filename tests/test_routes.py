@@ -27,6 +27,7 @@ PUBLIC = {
     "admin/logout/": "logging out needs no login",
     # Django's admin catch-all answers 404 to unknown admin paths (no data, no redirect).
     "admin/(?P<url>.*)$": "admin catch-all: 404",
+    "api/schema/": "the OpenAPI description: no patient data, fetched by client generators without a token",
 }
 
 DENIED_STATUSES = {401, 403}

@@ -70,6 +70,7 @@ def _import_body(record: LabImport, plan: imports.ImportPlan) -> dict:
 
 class LabImportCreate(RegistryAPIView):
     parser_classes = [ImportMultiPartParser, CSVBodyParser]
+    request_body_required = True  # a file, as multipart or as the body
 
     @extend_schema(
         request={"multipart/form-data": serializers.LabImportUploadSerializer, "text/csv": OpenApiTypes.BINARY},

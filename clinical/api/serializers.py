@@ -101,6 +101,8 @@ class LabCreateSerializer(StrictSerializer):
 
 
 class LabUpdateSerializer(StrictSerializer):
+    patch_required = ("change_reason",)
+
     analyte = serializers.CharField(max_length=32)
     value = NumberField(allow_null=False)
     unit = serializers.CharField(max_length=20)
@@ -184,6 +186,8 @@ class VisitCreateSerializer(_VisitFields):
 
 
 class VisitUpdateSerializer(_VisitFields):
+    patch_required = ("change_reason",)
+
     change_reason = serializers.CharField(max_length=500)
 
 
@@ -239,6 +243,9 @@ class TreatmentCreateSerializer(StrictSerializer):
 
 
 class TreatmentStopSerializer(StrictSerializer):
+    # The view validates the whole body even for PATCH: these are required there.
+    patch_required = ("end_date", "stop_reason", "change_reason")
+
     end_date = serializers.DateField()
     stop_reason = serializers.ChoiceField(choices=StopReason.choices)
     tapered = serializers.BooleanField(required=False, default=False)

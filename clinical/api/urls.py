@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from clinical.api import imports, views
+from clinical.api import alert_views, imports, views
 
 P = "patients/<uuid:patient_id>"
 
@@ -19,6 +19,7 @@ urlpatterns = [
     path(f"{P}/alerts/", views.AlertList.as_view(), name="api-alerts"),
     path(f"{P}/alerts/<uuid:alert_id>/acknowledge/", views.AlertAcknowledge.as_view(), name="api-alert-ack"),
     path(f"{P}/trends/", views.TrendList.as_view(), name="api-trends"),
+    path("alerts/", alert_views.AlertRegistryList.as_view(), name="api-alert-list"),
     path("lab-imports/", imports.LabImportCreate.as_view(), name="api-lab-imports"),
     path("lab-imports/<uuid:import_id>/", imports.LabImportDetail.as_view(), name="api-lab-import"),
     path("lab-imports/<uuid:import_id>/confirm/", imports.LabImportConfirm.as_view(), name="api-lab-import-confirm"),

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from clinical.selectors.alerts import (
     OBSERVED_WITHIN,
+    AlertListFilters,
     WorklistFilters,
+    alert_list,
     alert_worklist,
     patient_alert,
     patient_alerts,
@@ -39,12 +41,14 @@ from clinical.selectors.records import (
 __all__ = [
     "LIST_ANALYTES",
     "OBSERVED_WITHIN",
+    "AlertListFilters",
     "Chart",
     "CourseRow",
     "DoseStep",
     "PatientFilters",
     "PatientRow",
     "WorklistFilters",
+    "alert_list",
     "alert_worklist",
     "course_doses",
     "course_rows",

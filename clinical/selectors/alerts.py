@@ -98,3 +98,40 @@ def patient_alerts(*, patient: Patient, status: str = "") -> QuerySet[Alert]:
 
 def patient_alert(*, patient: Patient, public_id) -> Alert:
     return access.one_or_404(patient_alerts(patient=patient), public_id, "alert")
+
+
+@dataclass(frozen=True)
+class AlertListFilters:
+    """The registry-wide alert list of the API: the worklist's filters, plus a status
+    (the worklist shows open alerts only) and an explicit observed date range."""
+
+    severity: str = ""
+    rule: str = ""
+    site: str = ""
+    status: str = ""
+    observed: str = ""  # a key of OBSERVED_WITHIN
+    observed_from: dt.date | None = None
+    observed_to: dt.date | None = None
+
+
+def alert_list(*, user, filters: AlertListFilters, today: dt.date | None = None) -> QuerySet[Alert]:
+    """Alerts of every patient the user may read (registry.access), filtered; newest
+    first (the order the API's cursor pages through)."""
+    f = filters
+    qs = access.alerts_for_user(user)
+    if f.status:
+        qs = qs.filter(status=f.status)
+    if f.severity:
+        qs = qs.filter(severity=f.severity)
+    if f.rule:
+        qs = qs.filter(rule=f.rule)
+    if f.site:
+        qs = access.at_site_code(qs, f.site, via="patient__")
+    days = OBSERVED_WITHIN[f.observed][1]
+    if days is not None:
+        qs = qs.filter(observed_on__gte=(today or timezone.localdate()) - dt.timedelta(days=days))
+    if f.observed_from:
+        qs = qs.filter(observed_on__gte=f.observed_from)
+    if f.observed_to:
+        qs = qs.filter(observed_on__lte=f.observed_to)
+    return qs.select_related("patient", "patient__home_site", *EVIDENCE)

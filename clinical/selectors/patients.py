@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from clinical import flags
 from clinical.models import Alert, AlertStatus, LabResult, Severity, TreatmentCourse
-from registry import access
+from registry import access, normalize
 from registry.models import Patient
 
 LIST_ANALYTES = ("triglycerides", "hba1c")
@@ -62,7 +62,7 @@ def patient_list(*, user, filters: PatientFilters | None = None, search: str = "
             match |= access.identity_visible_q(user) & (
                 Q(identity__family_name__icontains=q)
                 | Q(identity__given_name__icontains=q)
-                | Q(identity__mrn__iexact=q)
+                | Q(identity__mrn_key=normalize.mrn_key(q))
             )
         qs = qs.filter(match)
     if f.subtype:

@@ -16,8 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.openapi import AutoSchema
-from rest_framework import exceptions, generics, parsers, serializers, status
+from rest_framework import exceptions, generics, parsers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -25,6 +24,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from registry import access
 from registry.api import schema as _schema  # noqa: F401  (registers the token auth scheme)
+from registry.api.metadata import AllowedMethodsMetadata
+from registry.api.openapi import NO_NUL, ErrorSerializer, RegistryAutoSchema  # noqa: F401  (ErrorSerializer: re-export)
 from registry.writekit import ConflictError
 
 MAX_JSON_DEPTH = 16
@@ -70,13 +71,39 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+def _decimal_field_names() -> frozenset[str]:
+    from django.apps import apps
+    from django.db.models import DecimalField
+
+    return frozenset(
+        f.attname for m in apps.get_models() for f in m._meta.concrete_fields if isinstance(f, DecimalField)
+    )
+
+
+def conflict_current(current: dict[str, Any]) -> dict[str, Any]:
+    """The saved values of a conflicting record as the API shows them: the audit
+    snapshot keeps decimals as text, the API's bodies carry numbers."""
+    numeric = _decimal_field_names()
+    out = {}
+    for key, value in current.items():
+        if key in numeric and isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        out[key] = value
+    return out
+
+
 def api_exception_handler(exc, context):
     """DRF's handler, plus the service exceptions, in one response shape."""
     if isinstance(exc, DjangoValidationError):
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response({"detail": "Invalid input.", "errors": errors}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, ConflictError):
-        return Response({"detail": str(exc), "current": exc.current}, status=status.HTTP_412_PRECONDITION_FAILED)
+        return Response(
+            {"detail": str(exc), "current": conflict_current(exc.current)}, status=status.HTTP_412_PRECONDITION_FAILED
+        )
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     response = drf_exception_handler(exc, context)
@@ -177,6 +204,34 @@ class RegistryCursorPagination(CursorPagination):
     max_page_size = 200
     ordering = "-id"
 
+    def get_page_size(self, request) -> int:
+        """``page_size`` between 1 and max_page_size; anything else is refused (400),
+        never silently clamped."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None or raw == "":
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise exceptions.ValidationError({"page_size": [f"Give a whole number from 1 to {self.max_page_size}."]})
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Opaque position: use the next/previous links as given.",
+                "schema": {"type": "string", "pattern": NO_NUL},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Results per page (default {self.page_size}).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
+            },
+        ]
+
     def decode_cursor(self, request):
         try:
             return super().decode_cursor(request)
@@ -191,7 +246,8 @@ class RegistryCursorPagination(CursorPagination):
 
 
 def etag_for(obj) -> str:
-    return f'"{obj.version}"'
+    # Records without a version column (dose changes) are written once: version 1.
+    return f'"{getattr(obj, "version", 1)}"'
 
 
 def expected_version(request) -> int:
@@ -215,56 +271,6 @@ def with_etag(response: Response, obj) -> Response:
 
 
 # --------------------------------------------------------------------------------------
-# OpenAPI: document the error responses of every operation
-# --------------------------------------------------------------------------------------
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
-
-
-ERROR_TEXT = {
-    "400": "Invalid input: malformed JSON or query, or field errors in `errors`.",
-    "401": "No or invalid credentials.",
-    "403": "Authenticated, but the role does not allow this (e.g. researchers cannot write).",
-    "404": "No such object, or not one of your sites' (the two look the same).",
-    "412": "If-Match names an older version: someone else changed the record.",
-    "413": "The request body is too large.",
-    "428": "If-Match header missing: read the record and send its ETag.",
-    "429": "Too many requests: slow down (see Retry-After).",
-}
-
-
-class RegistryAutoSchema(AutoSchema):
-    def _get_response_bodies(self, direction="response"):
-        responses = super()._get_response_bodies(direction)
-        codes = ["400", "401", "403", "429"]
-        if "{" in self.path or self.method == "POST":  # POST: the site or parent may not be yours
-            codes.append("404")
-        if self.method in ("POST", "PUT", "PATCH"):
-            codes.append("413")
-        if self.method in ("PUT", "PATCH"):
-            codes += ["412", "428"]
-        if self.method == "DELETE":
-            codes.append("412")
-        for code in codes:
-            if code not in responses:
-                response = self._get_response_for_code(ErrorSerializer, code, direction=direction)
-                response["description"] = ERROR_TEXT[code]
-                responses[code] = response
-        return dict(sorted(responses.items()))
-
-    def _get_response_headers_for_code(self, status_code, direction="response"):
-        headers = super()._get_response_headers_for_code(status_code, direction) or {}
-        if status_code == "200" and getattr(self.view, "sends_etag", False) and self.method in ("GET", "PUT", "PATCH"):
-            headers.setdefault(
-                "ETag", {"schema": {"type": "string"}, "description": "The record's version, for If-Match."}
-            )
-        return headers
-
-
-# --------------------------------------------------------------------------------------
 # The base view
 # --------------------------------------------------------------------------------------
 
@@ -275,8 +281,13 @@ class RegistryAPIView(generics.GenericAPIView):
     permission_classes = [HasRegistryAccess]
     parser_classes = [StrictJSONParser]
     schema = RegistryAutoSchema()
+    metadata_class = AllowedMethodsMetadata
     pagination_class = RegistryCursorPagination
-    sends_etag = False
+    # OpenAPI and headers: see registry.api.openapi.RegistryAutoSchema.
+    sends_etag = False  # GET/PUT/PATCH answers carry the record's ETag; PUT/PATCH/DELETE read If-Match
+    create_sends_etag = False  # POST's 201 carries the new record's ETag
+    if_match_optional: frozenset[str] = frozenset()  # methods where If-Match may be left out
+    request_body_required = False  # declare the request body required (forms with no required field)
 
     def get_exception_handler(self):
         return api_exception_handler

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from clinical import catalogue
 from registry import access
+from registry.api.fields import IdentityTextField
 from registry.models import AcmgClass, DiagnosisBasis, Sex, VitalStatus, Zygosity
 
 IDENTITY_FIELDS = ("family_name", "given_name", "birth_date", "mrn", "phone", "email")
@@ -49,6 +50,10 @@ def strict_keys(serializer: serializers.Serializer, data) -> None:
 
 
 class StrictSerializer(serializers.Serializer):
+    refuses_unknown_keys = True  # OpenAPI: additionalProperties false
+    # Fields the server requires in a PATCH as well (OpenAPI: required in Patched*).
+    patch_required: tuple[str, ...] = ()
+
     def to_internal_value(self, data):
         strict_keys(self, data)
         return super().to_internal_value(data)
@@ -150,9 +155,9 @@ class PatientCreateSerializer(StrictSerializer):
     site = serializers.CharField(max_length=16, help_text="Site code, e.g. SITEA")
     sex = serializers.ChoiceField(choices=Sex.choices)
     birth_date = serializers.DateField()
-    family_name = serializers.CharField(max_length=120)
-    given_name = serializers.CharField(max_length=120)
-    mrn = serializers.CharField(max_length=40)
+    family_name = IdentityTextField(max_length=120, label_text="family name")
+    given_name = IdentityTextField(max_length=120, label_text="given name")
+    mrn = IdentityTextField(max_length=40, label_text="MRN")
     subtype = serializers.ChoiceField(choices=catalogue.SUBTYPE_CHOICES, required=False, allow_blank=True)
     vital_status = serializers.ChoiceField(choices=VitalStatus.choices, required=False)
     phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
@@ -163,12 +168,14 @@ class PatientCreateSerializer(StrictSerializer):
 
 
 class PatientUpdateSerializer(StrictSerializer):
+    patch_required = ("change_reason",)
+
     sex = serializers.ChoiceField(choices=Sex.choices)
     vital_status = serializers.ChoiceField(choices=VitalStatus.choices)
-    family_name = serializers.CharField(max_length=120)
-    given_name = serializers.CharField(max_length=120)
+    family_name = IdentityTextField(max_length=120, label_text="family name")
+    given_name = IdentityTextField(max_length=120, label_text="given name")
     birth_date = serializers.DateField()
-    mrn = serializers.CharField(max_length=40)
+    mrn = IdentityTextField(max_length=40, label_text="MRN")
     phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
     change_reason = serializers.CharField(max_length=500, help_text="Why the record changes (kept in the audit trail)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.permissions import AllowAny
 
 from registry.api import views
 from registry.api.base import HasRegistryAccess
@@ -28,7 +29,9 @@ urlpatterns = [
     path("v1/", include(v1)),
     path(
         "schema/",
-        SpectacularAPIView.as_view(permission_classes=[HasRegistryAccess]),
+        # Public: the schema describes the API and holds no patient data; clients are
+        # generated from this URL without a token.
+        SpectacularAPIView.as_view(permission_classes=[AllowAny], authentication_classes=[]),
         name="api-schema",
     ),
     path(

@@ -31,6 +31,7 @@ class SiteList(RegistryAPIView):
 
 class PatientList(RegistryAPIView):
     cursor_ordering = ("registry_code",)
+    create_sends_etag = True
 
     @extend_schema(
         responses=serializers.PatientSerializer(many=True),

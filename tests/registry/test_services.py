@@ -165,8 +165,12 @@ def test_constraints_refuse_what_the_services_refuse(patient_a, site_a):
 
 def test_identity_constraints(patient_a, site_a, clinician_a):
     other = make_patient(site=site_a, by=clinician_a)
-    # duplicate (site, MRN)
-    _refused(lambda: PatientIdentity.objects.filter(pk=other.identity.pk).update(mrn=patient_a.identity.mrn))
+    # duplicate (site, normalised MRN): the key column is what the constraint holds
+    _refused(lambda: PatientIdentity.objects.filter(pk=other.identity.pk).update(mrn_key=patient_a.identity.mrn_key))
+    # an ORM write computes the key itself, whatever the case of the MRN
+    identity = PatientIdentity.objects.get(pk=other.identity.pk)
+    identity.mrn = patient_a.identity.mrn.lower()
+    _refused(identity.save)
     # a second identity for one patient
     _refused(
         lambda: PatientIdentity.objects.create(

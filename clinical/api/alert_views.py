@@ -1,0 +1,57 @@
+"""``GET /api/v1/alerts/``: alerts of every patient the caller may read, with the
+worklist's filters, cursor-paginated. Scoped by ``registry.access`` (through
+``clinical.selectors``): researchers see consenting patients only, and never an
+identity field (the body names the pseudonymous registry code)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+
+from clinical import alerts, catalogue, selectors
+from clinical.api import serializers as s
+from clinical.models import AlertStatus, Severity
+from registry.api.base import RegistryAPIView
+
+
+class AlertListQuerySerializer(serializers.Serializer):
+    """Unknown filter values are refused (400): an integration should hear about a typo."""
+
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False, help_text="Only this severity")
+    rule = serializers.ChoiceField(choices=alerts.RULE_CHOICES, required=False, help_text="Only this rule")
+    site = serializers.CharField(max_length=16, required=False, help_text="Only patients of this site code")
+    status = serializers.ChoiceField(choices=AlertStatus.choices, required=False, help_text="Default: every status")
+    observed = serializers.ChoiceField(
+        choices=[k for k in selectors.OBSERVED_WITHIN if k],
+        required=False,
+        help_text="Evidence observed within the last 30, 90 or 365 days (as in the worklist)",
+    )
+    observed_from = serializers.DateField(required=False, help_text="Evidence observed on or after")
+    observed_to = serializers.DateField(required=False, help_text="Evidence observed on or before")
+    units = serializers.ChoiceField(
+        choices=list(catalogue.UNIT_SYSTEMS), required=False, help_text="Unit system of values in the messages"
+    )
+
+
+class RegistryAlertSerializer(s.AlertSerializer):
+    patient = serializers.UUIDField(source="patient.public_id")
+    registry_code = serializers.CharField(source="patient.registry_code")
+    site = serializers.CharField(source="patient.home_site.code")
+
+
+class AlertRegistryList(RegistryAPIView):
+    cursor_ordering = ("-created_at", "-id")
+
+    @extend_schema(
+        parameters=[AlertListQuerySerializer],
+        responses=RegistryAlertSerializer(many=True),
+        tags=["alerts"],
+        summary="Alerts of all your patients (the worklist's filters)",
+    )
+    def get(self, request):
+        query = AlertListQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        q = dict(query.validated_data)
+        units = q.pop("units", None) or request.user.unit_system
+        qs = selectors.alert_list(user=request.user, filters=selectors.AlertListFilters(**q))
+        return self.paginate(qs, RegistryAlertSerializer, units=units)

@@ -1,0 +1,186 @@
+"""The OpenAPI description of the registry API says exactly what the server does.
+
+``RegistryAutoSchema`` derives from the views and serializers everything the server
+enforces on its own, so a new operation is documented correctly without per-view code:
+
+- ``If-Match`` on PUT/PATCH/DELETE of views with ``sends_etag`` (required, with 428 when
+  absent, unless the method is in the view's ``if_match_optional``), and 412 with the
+  conflict body (``current``: the record's values as saved now).
+- ``ETag`` on every response that carries one: 200 of GET/PUT/PATCH on ``sends_etag``
+  views, 201 of POST on views with ``create_sends_etag``.
+- Request bodies: ``additionalProperties: false`` where unknown keys are refused
+  (``StrictSerializer``), fields required in PATCH as the server requires them
+  (``patch_required`` on the serializer), no NUL characters in any string, a
+  non-space character where blank is refused, the identity character rules
+  (``registry.normalize``) on names and MRNs.
+- Query strings: no NUL characters; ``page_size`` bounds; the cursor.
+- The error responses each operation can give, in the one error shape.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import is_patched_serializer
+from rest_framework import serializers
+
+from registry import normalize
+from registry.api.fields import IdentityTextField
+
+# Patterns (ECMA and Python regex both read ``\uXXXX``): NUL refused anywhere, and at
+# least one non-space character where the server trims and refuses blank values.
+NO_NUL = r"^[^\u0000]*$"
+NOT_BLANK = r"^[^\u0000]*[^\u0000\s][^\u0000]*$"
+
+
+def _refused_class() -> str:
+    parts = []
+    for lo, hi in normalize.refused_characters():
+        if lo > 0xFFFF:
+            break  # astral code points: \uXXXX cannot name them; the server still refuses them
+        hi = min(hi, 0xFFFF)
+        parts.append(f"\\u{lo:04x}" if lo == hi else f"\\u{lo:04x}-\\u{hi:04x}")
+    return "".join(parts)
+
+
+_REFUSED = _refused_class()
+# A name or identifier: no invisible or control character, at least one visible one.
+IDENTITY_TEXT = rf"^[^{_REFUSED}]*[^{_REFUSED}\s][^{_REFUSED}]*$"
+
+
+# --------------------------------------------------------------------------------------
+# Error bodies
+# --------------------------------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class ConflictCurrentSerializer(serializers.Serializer):
+    """The record's editable values as saved now (numbers as numbers, dates as ISO
+    text), so the client can show them next to its own and reapply its change."""
+
+    version = serializers.IntegerField(help_text="Send this in If-Match to overwrite knowingly")
+    value = serializers.FloatField(required=False, allow_null=True, help_text="Lab results: the value as reported")
+
+
+class ConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    current = ConflictCurrentSerializer()
+
+
+ERROR_TEXT = {
+    "400": "Invalid input: malformed JSON or query, or field errors in `errors`.",
+    "401": "No or invalid credentials.",
+    "403": "Authenticated, but the role does not allow this (e.g. researchers cannot write).",
+    "404": "No such object, or not one of your sites' (the two look the same).",
+    "412": "If-Match names another version: someone else changed the record (`current` holds it as saved now).",
+    "413": "The request body is too large.",
+    "428": "If-Match header missing: read the record and send its ETag.",
+    "429": "Too many requests: slow down (see Retry-After).",
+}
+
+ETAG_HEADER = {
+    "schema": {"type": "string", "pattern": r'^"[0-9]+"$'},
+    "required": True,
+    "description": "The record's version, to send back in If-Match.",
+}
+
+
+def if_match_parameter(*, required: bool) -> dict:
+    return {
+        "in": "header",
+        "name": "If-Match",
+        "required": required,
+        "schema": {"type": "string", "minLength": 1, "pattern": NO_NUL},
+        "description": 'The ETag of the version you read, e.g. `"3"`'
+        + ("." if required else "; without it the record is deleted whatever its version."),
+    }
+
+
+class RegistryAutoSchema(AutoSchema):
+    # -- helpers -----------------------------------------------------------------------
+    def _if_match(self) -> str | None:
+        """'required', 'optional' or None: how this operation reads If-Match."""
+        if self.method not in ("PUT", "PATCH", "DELETE") or not getattr(self.view, "sends_etag", False):
+            return None
+        return "optional" if self.method in getattr(self.view, "if_match_optional", ()) else "required"
+
+    def _sends_etag(self, status_code: str) -> bool:
+        if status_code == "200" and self.method in ("GET", "PUT", "PATCH"):
+            return getattr(self.view, "sends_etag", False)
+        if status_code == "201" and self.method == "POST":
+            return getattr(self.view, "create_sends_etag", False)
+        return False
+
+    # -- parameters ----------------------------------------------------------------------
+    def _get_parameters(self):
+        parameters = super()._get_parameters()
+        for parameter in parameters:
+            schema = parameter.get("schema", {})
+            plain_text = schema.get("type") == "string" and not {"enum", "format", "pattern"} & set(schema)
+            if parameter.get("in") == "query" and plain_text:
+                schema["pattern"] = NOT_BLANK if parameter.get("required") else NO_NUL
+                if parameter.get("required"):
+                    schema.setdefault("minLength", 1)
+        mode = self._if_match()
+        if mode is not None:
+            parameters.append(if_match_parameter(required=mode == "required"))
+        return parameters
+
+    # -- request bodies --------------------------------------------------------------------
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction != "request":
+            return schema
+        if is_patched_serializer(serializer, direction):
+            required = [name for name in getattr(serializer, "patch_required", ()) if name in schema["properties"]]
+            if required:
+                schema["required"] = required
+        if getattr(serializer, "refuses_unknown_keys", False):
+            schema["additionalProperties"] = False
+        return schema
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction == "request" and schema and schema.get("type") == "string":
+            if isinstance(field, IdentityTextField):
+                schema["pattern"] = IDENTITY_TEXT
+            elif "enum" not in schema and schema.get("format") not in ("binary", "date", "date-time", "uuid"):
+                blank_refused = isinstance(field, serializers.CharField) and not field.allow_blank
+                schema.setdefault("pattern", NOT_BLANK if blank_refused else NO_NUL)
+        return schema
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body is not None and getattr(self.view, "request_body_required", False):
+            body["required"] = True
+        return body
+
+    # -- responses -------------------------------------------------------------------------
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        codes = ["400", "401", "403", "429"]
+        if "{" in self.path or self.method == "POST":  # POST: the site or parent may not be yours
+            codes.append("404")
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes.append("413")
+        mode = self._if_match()
+        if mode is not None:
+            codes.append("412")
+        if mode == "required":
+            codes.append("428")
+        for code in codes:
+            if code not in responses:
+                serializer = ConflictSerializer if code == "412" else ErrorSerializer
+                response = self._get_response_for_code(serializer, code, direction=direction)
+                response["description"] = ERROR_TEXT[code]
+                responses[code] = response
+        return dict(sorted(responses.items()))
+
+    def _get_response_headers_for_code(self, status_code, direction="response"):
+        headers = super()._get_response_headers_for_code(status_code, direction) or {}
+        if self._sends_etag(str(status_code)):
+            headers.setdefault("ETag", dict(ETAG_HEADER))
+        return headers
