@@ -1,7 +1,13 @@
 """schemathesis against the live server: gunicorn on loopback, PostgreSQL, a seeded
-database, once with a clinician token and once with a researcher token. No 5xx, and
-every response conforms to the OpenAPI schema (status codes, content types, bodies,
-headers). Bounded (max examples per operation) so that it runs in CI in minutes."""
+database, once with a clinician token and once with a researcher token. Every phase
+runs: the schema's examples, coverage (boundary and negative values of every
+parameter), fuzzing, and stateful sequences that follow the schema's OpenAPI links
+(create, then read and update with the ETag as If-Match). The hooks
+(tests/schemathesis_hooks.py) draw real ids and send the current ETag as If-Match, so
+updates get past 428/412. No 5xx, and every response conforms to the schema (status
+codes, content types, bodies, headers); a missing required header (If-Match) is refused
+and no operation works without credentials. Bounded (examples per operation and a time
+budget per phase) so that it runs in CI in a few minutes."""
 
 from __future__ import annotations
 
@@ -27,9 +33,15 @@ CHECKS = ",".join(
         "content_type_conformance",
         "response_schema_conformance",
         "response_headers_conformance",
+        "missing_required_header",
+        "ignored_auth",
+        "use_after_free",
+        "ensure_resource_availability",
     ]
 )
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "5")
+# Seconds per role for fuzzing and stateful testing (they repeat until it is spent).
+MAX_TIME = os.environ.get("SCHEMATHESIS_MAX_TIME", "75")
 
 
 def _seed() -> tuple[tuple[str, str], list[dict[str, str]]]:
@@ -73,26 +85,47 @@ def live_server_url(transactional_db):
         print(server.stderr.decode(errors="replace")[-5000:])
 
 
-def _run(url: str, key: str, real_ids: list[dict[str, str]]) -> subprocess.CompletedProcess:
+def _run(url: str, key: str, real_ids: list[dict[str, str]], report_dir: Path) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "SCHEMATHESIS_HOOKS": str(ROOT / "tests" / "schemathesis_hooks.py"),
         "REGISTRY_REAL_IDS": json.dumps(real_ids),
+        "REGISTRY_API_URL": url,
+        "REGISTRY_API_AUTH": f"Bearer {key}",
     }
     return subprocess.run(
         [str(BIN / "schemathesis"), "run", f"{url}/api/schema/?format=json", "--url", url,
          "-H", f"Authorization: Bearer {key}", "--checks", CHECKS, "--max-examples", MAX_EXAMPLES,
-         "--phases", "examples,fuzzing", "--workers", "2", "--seed", "1", "--no-color",
-         "--request-timeout", "30", "--suppress-health-check", "all"],
+         "--phases", "examples,coverage,fuzzing,stateful", "--max-time", MAX_TIME, "--workers", "2",
+         "--seed", "1", "--no-color", "--request-timeout", "30", "--suppress-health-check", "all",
+         "--report", "ndjson", "--report-dir", str(report_dir)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
 
 
 @pytest.mark.live
-def test_schemathesis_clinician_and_researcher(live_server_url):
+def test_schemathesis_clinician_and_researcher(live_server_url, tmp_path):
     url, (clinician_key, researcher_key), real_ids = live_server_url
     for who, key in (("clinician", clinician_key), ("researcher", researcher_key)):
-        result = _run(url, key, real_ids)
+        result = _run(url, key, real_ids, tmp_path / who)
         if result.returncode != 0:
             Path(f"/tmp/schemathesis-{who}.log").write_text(result.stdout + result.stderr)
         assert result.returncode == 0, f"{who}:\n{result.stdout[-8000:]}\n{result.stderr[-2000:]}"
+        statuses = _statuses(tmp_path / who)
+        if who == "clinician":
+            # The If-Match hook and the links get updates past 428/412 to a real change.
+            updated = {op for (op, status) in statuses if status == 200 and op.split()[0] in ("PUT", "PATCH")}
+            assert len(updated) >= 3, sorted(statuses)
+        else:
+            writes = {status for (op, status) in statuses if op.split()[0] in ("POST", "PUT", "PATCH", "DELETE")}
+            assert not writes & {200, 201, 204}, sorted(statuses)
+
+
+def _statuses(report_dir: Path) -> set[tuple[str, int]]:
+    """(``METHOD /path``, status) pairs of every response in the run's NDJSON report."""
+    seen: set[tuple[str, int]] = set()
+    for report in report_dir.glob("*.ndjson"):
+        for line in report.read_text().splitlines():
+            for method, path, status in _responses(json.loads(line)):
+                seen.add((f"{method} {path}", status))
+    return seen

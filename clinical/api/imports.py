@@ -73,7 +73,10 @@ class LabImportCreate(RegistryAPIView):
     request_body_required = True  # a file, as multipart or as the body
 
     @extend_schema(
-        request={"multipart/form-data": serializers.LabImportUploadSerializer, "text/csv": OpenApiTypes.BINARY},
+        request={
+            "multipart/form-data": serializers.LabImportUploadSerializer,
+            "text/csv": {"type": "string", "format": "binary", "minLength": 1},
+        },
         responses={
             201: serializers.LabImportSerializer,
             413: OpenApiResponse(ErrorSerializer, "The file is too large."),

@@ -184,3 +184,79 @@ class RegistryAutoSchema(AutoSchema):
         if self._sends_etag(str(status_code)):
             headers.setdefault("ETag", dict(ETAG_HEADER))
         return headers
+
+
+# --------------------------------------------------------------------------------------
+# Links: how a client (or a stateful fuzzer) gets from a created record to reading and
+# changing it, with the ETag it was given as If-Match
+# --------------------------------------------------------------------------------------
+
+
+def _path_params(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
+
+
+def _links_to_detail(list_path: str, detail_path: str, detail_ops: dict, *, source: str) -> dict:
+    """Links from a response (``source``: 'create' for a POST 201 on the collection,
+    'read' for the detail's own 200) to the detail's operations."""
+    new_param = _path_params(detail_path)[-1]
+    links = {}
+    for method, op in detail_ops.items():
+        if method not in ("get", "put", "patch", "delete") or "operationId" not in op:
+            continue
+        if source == "read" and method == "get":
+            continue
+        parameters: dict[str, str] = {name: f"$request.path.{name}" for name in _path_params(list_path)}
+        parameters[new_param] = "$response.body#/id" if source == "create" else f"$request.path.{new_param}"
+        if any(p.get("name") == "If-Match" and p.get("in") == "header" for p in op.get("parameters", [])):
+            parameters["header.If-Match"] = "$response.header.ETag"
+        links[f"{method.capitalize()}{op['operationId'].title().replace('_', '')}"] = {
+            "operationId": op["operationId"],
+            "parameters": parameters,
+            "description": f"{method.upper()} the record"
+            + (" just created" if source == "create" else "")
+            + (", with its ETag as If-Match" if "header.If-Match" in parameters else ""),
+        }
+    return links
+
+
+def _links_to_children(list_path: str, detail_path: str, paths: dict) -> dict:
+    """From a create to the collections under the new record (a new patient's labs)."""
+    new_param = _path_params(detail_path)[-1]
+    links = {}
+    for child_path, child_ops in paths.items():
+        if not child_path.startswith(detail_path) or child_path == detail_path:
+            continue
+        if _path_params(child_path) != _path_params(detail_path):
+            continue
+        for method in ("get", "post"):
+            op = child_ops.get(method)
+            if op is None or "operationId" not in op:
+                continue
+            parameters = {name: f"$request.path.{name}" for name in _path_params(list_path)}
+            parameters[new_param] = "$response.body#/id"
+            links[f"{method.capitalize()}{op['operationId'].title().replace('_', '')}"] = {
+                "operationId": op["operationId"],
+                "parameters": parameters,
+                "description": f"{method.upper()} {child_path[len(detail_path) :]} of the record just created",
+            }
+    return links
+
+
+def add_links(result, generator, request, public):
+    """drf-spectacular post-processing hook: OpenAPI links from each create (201) and
+    each detail read (200) to the record's detail operations."""
+    paths = result.get("paths", {})
+    for path, ops in paths.items():
+        for detail_path, detail_ops in paths.items():
+            rest = detail_path[len(path) :] if detail_path.startswith(path) else ""
+            if not (rest.startswith("{") and rest.endswith("}/") and rest.count("/") == 1):
+                continue
+            post = ops.get("post", {}).get("responses", {}).get("201")
+            if post is not None:
+                post.setdefault("links", {}).update(_links_to_detail(path, detail_path, detail_ops, source="create"))
+                post["links"].update(_links_to_children(path, detail_path, paths))
+        get = ops.get("get", {}).get("responses", {}).get("200")
+        if get is not None and "ETag" in get.get("headers", {}):
+            get.setdefault("links", {}).update(_links_to_detail(path, path, ops, source="read"))
+    return result

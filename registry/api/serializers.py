@@ -39,6 +39,35 @@ class NumberField(serializers.Field):
         return None if value is None else float(value)
 
 
+def _json_type_error(field: serializers.Field, value) -> str | None:
+    """DRF coerces (``0`` into ``"0"``, ``"true"`` into True, ``"5"`` into 5); the API
+    takes JSON types as the schema declares them."""
+    if value is None:
+        return None  # allow_null is the field's own check
+    if isinstance(field, serializers.CharField) and not isinstance(value, str):
+        return "Not a valid string."
+    if isinstance(field, serializers.BooleanField) and not isinstance(value, bool):
+        return "Must be true or false."
+    if isinstance(field, (NumberField, serializers.IntegerField)) and (
+        isinstance(value, bool) or not isinstance(value, (int, float))
+    ):
+        return "A number is required."
+    return None
+
+
+def strict_types(serializer: serializers.Serializer, data) -> None:
+    if not isinstance(data, dict):
+        return
+    errors = {}
+    for name, field in serializer.fields.items():
+        if name in data and not field.read_only:
+            message = _json_type_error(field, data[name])
+            if message:
+                errors[name] = [message]
+    if errors:
+        raise serializers.ValidationError(errors)
+
+
 def strict_keys(serializer: serializers.Serializer, data) -> None:
     """Refuse keys the serializer does not accept (read-only or unknown fields)."""
     if not isinstance(data, dict):
@@ -56,6 +85,7 @@ class StrictSerializer(serializers.Serializer):
 
     def to_internal_value(self, data):
         strict_keys(self, data)
+        strict_types(self, data)
         return super().to_internal_value(data)
 
 

@@ -6,9 +6,21 @@ from __future__ import annotations
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 
 from registry.api import views
 from registry.api.base import HasRegistryAccess
+
+
+class DocsView(SpectacularSwaggerSplitView):
+    """The Swagger UI page; OPTIONS answers in JSON (the page's HTML renderer needs a
+    template, and had none for the OPTIONS body: a 500)."""
+
+    def get_renderers(self):
+        if self.request is not None and self.request.method == "OPTIONS":
+            return [JSONRenderer()]
+        return super().get_renderers()
+
 
 v1 = [
     path("sites/", views.SiteList.as_view(), name="api-sites"),
@@ -36,7 +48,7 @@ urlpatterns = [
     ),
     path(
         "docs/",
-        SpectacularSwaggerSplitView.as_view(url_name="api-schema", permission_classes=[HasRegistryAccess]),
+        DocsView.as_view(url_name="api-schema", permission_classes=[HasRegistryAccess]),
         name="api-docs",
     ),
 ]
