@@ -129,3 +129,14 @@ def _statuses(report_dir: Path) -> set[tuple[str, int]]:
             for method, path, status in _responses(json.loads(line)):
                 seen.add((f"{method} {path}", status))
     return seen
+
+
+def _responses(event: dict):
+    """(method, path template, status) of each request a ScenarioFinished event recorded."""
+    recorder = event.get("ScenarioFinished", {}).get("recorder", {})
+    cases = recorder.get("cases", {})
+    for case_id, interaction in (recorder.get("interactions") or {}).items():
+        case = cases.get(case_id, {}).get("value", {})
+        response = interaction.get("response") or {}
+        if case and "status_code" in response:
+            yield case["method"].upper(), case["path"], response["status_code"]

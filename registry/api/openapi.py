@@ -38,6 +38,12 @@ def _refused_class() -> str:
         if lo > 0xFFFF:
             break  # astral code points: \uXXXX cannot name them; the server still refuses them
         hi = min(hi, 0xFFFF)
+        if 0xD800 <= lo <= 0xDFFF:
+            # Surrogates are not characters: validators built on Unicode scalar values
+            # cannot compile a range of them. A lone surrogate is refused by the server.
+            lo = 0xE000
+            if hi < lo:
+                continue
         parts.append(f"\\u{lo:04x}" if lo == hi else f"\\u{lo:04x}-\\u{hi:04x}")
     return "".join(parts)
 
@@ -67,7 +73,9 @@ class ConflictCurrentSerializer(serializers.Serializer):
 
 class ConflictSerializer(serializers.Serializer):
     detail = serializers.CharField()
-    current = ConflictCurrentSerializer()
+    current = ConflictCurrentSerializer(
+        required=False, help_text="The record as saved now; absent when If-Match names no version at all"
+    )
 
 
 ERROR_TEXT = {
