@@ -97,7 +97,7 @@ def _run(url: str, key: str, real_ids: list[dict[str, str]], report_dir: Path) -
         [str(BIN / "schemathesis"), "run", f"{url}/api/schema/?format=json", "--url", url,
          "-H", f"Authorization: Bearer {key}", "--checks", CHECKS, "--max-examples", MAX_EXAMPLES,
          "--phases", "examples,coverage,fuzzing,stateful", "--max-time", MAX_TIME, "--workers", "2",
-         "--seed", "1", "--no-color", "--request-timeout", "30", "--suppress-health-check", "all",
+         "--seed", "1", "--no-color", "--request-timeout", "30", "--wait-for-schema", "60", "--suppress-health-check", "all",
          "--report", "ndjson", "--report-dir", str(report_dir)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
