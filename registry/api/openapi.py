@@ -108,6 +108,13 @@ def if_match_parameter(*, required: bool) -> dict:
 
 
 class RegistryAutoSchema(AutoSchema):
+    def get_description(self):
+        # A view without a docstring of its own would otherwise be described by the
+        # base class's ("every API view of the registry derives from this").
+        if not vars(type(self.view)).get("__doc__"):
+            return ""
+        return super().get_description()
+
     # -- helpers -----------------------------------------------------------------------
     def _if_match(self) -> str | None:
         """'required', 'optional' or None: how this operation reads If-Match."""
