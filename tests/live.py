@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -57,27 +58,31 @@ def gunicorn(*, workers: int = 1, env: dict[str, str] | None = None) -> Iterator
         "REDIS_URL": "",
         **(env or {}),
     }
-    process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "registry.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--no-control-socket", "--timeout", "60", "--log-level", "warning"],
-        cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    server = Server(url=f"http://127.0.0.1:{port}")
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{server.url}/healthz", timeout=1)  # noqa: S310 - loopback
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("gunicorn did not start")
-        yield server
-    finally:
-        process.terminate()
+    # stderr goes to a file, not a pipe: nobody reads a pipe while the server runs, and
+    # once its buffer is full (every 4xx logs a warning line) the workers block on write.
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "registry.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+             "--no-control-socket", "--timeout", "60", "--log-level", "warning"],
+            cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
+        server = Server(url=f"http://127.0.0.1:{port}")
         try:
-            _, err = process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            _, err = process.communicate()
-        server.stderr = err or b""
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen(f"{server.url}/healthz", timeout=1)  # noqa: S310 - loopback
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                raise RuntimeError("gunicorn did not start")
+            yield server
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            log.seek(0)
+            server.stderr = log.read()
