@@ -168,6 +168,7 @@ def test_blank_change_reason_on_delete_is_refused_as_declared(clinician_a, patie
     )
     url = f"/api/v1/patients/{patient_a.public_id}/labs/{lab.public_id}/"
     assert api.delete(url + "?change_reason=").status_code == 400
+    assert api.delete(url + "?change_reason=x", HTTP_IF_MATCH="").status_code == 428  # sent, but empty
     assert api.delete(url + "?change_reason=entered+twice", HTTP_IF_MATCH='"1"').status_code == 204
 
 

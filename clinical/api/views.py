@@ -153,7 +153,8 @@ class LabDetail(RegistryAPIView):
     def delete(self, request, patient_id, lab_id):
         patient = self.patient(write=True)
         lab = self._lab(patient, lab_id)
-        version = expected_version(request) if request.headers.get("If-Match") else None
+        # Optional here, but an If-Match that is sent must name a version (even when blank).
+        version = expected_version(request) if "If-Match" in request.headers else None
         clinical_services.lab_result_delete(
             result=lab, by=request.user, reason=request.query_params.get("change_reason", ""), expected_version=version
         )
