@@ -222,7 +222,7 @@ def test_import_matches_mrns_on_the_normalised_key_and_refuses_invisible_charact
 
 
 def _migration():
-    return importlib.import_module("registry.migrations.0003_normalise_identities")
+    return importlib.import_module("registry.migrations.0004_normalise_identities")
 
 
 @pytest.mark.django_db
