@@ -22,6 +22,7 @@ __all__ = [
     "as_float",
     "display_conversion",
     "format_canonical",
+    "format_limit",
     "format_measure",
     "format_number",
     "format_value",
@@ -44,6 +45,13 @@ def format_value(value: Decimal | str | int, *, analyte: str, unit: str) -> str:
     """
     places = catalogue.ANALYTES[analyte].decimals_for(unit)
     return format(round_half_up(value, places), "f")
+
+
+def format_limit(value: Decimal | str | int, *, analyte: str, unit: str) -> str:
+    """A limit quoted in a message ("accepted range 9-1982 mg/dL"): the analyte's display
+    precision in ``unit``, trailing zeros dropped, so a converted limit never reads as a
+    raw conversion (9.009) or with padding (340.00)."""
+    return format_number(value, catalogue.ANALYTES[analyte].decimals_for(unit))
 
 
 @functools.cache

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from clinical.views import alerts, chart, dashboards, imports, labs, patients, treatments, visits
+from clinical.views import alerts, chart, dashboards, history, imports, labs, patients, summary, treatments, visits
 
 urlpatterns = [
     path("patients/", patients.patient_list, name="patient-list"),
@@ -23,7 +23,8 @@ urlpatterns = [
         name="patient-dashboard-csv",
     ),
     path("cohort/", dashboards.cohort_dashboard, name="cohort-dashboard"),
-    path("patients/<uuid:public_id>/history/", patients.patient_history, name="patient-history"),
+    path("patients/<uuid:public_id>/summary/", summary.patient_summary_page, name="patient-summary"),
+    path("patients/<uuid:public_id>/history/", history.patient_history, name="patient-history"),
     path("patients/<uuid:public_id>/visits/new/", visits.visit_new, name="visit-new"),
     path("patients/<uuid:public_id>/labs/", labs.patient_labs, name="patient-labs"),
     path("patients/<uuid:public_id>/labs/new/", labs.lab_new, name="lab-new"),

@@ -12,6 +12,7 @@ from typing import Any
 
 from clinical import catalogue, formatting
 from clinical.catalogue import THRESHOLDS
+from clinical.dates import human_date
 
 
 def format_value(analyte: str, canonical: Decimal | str, unit_system: str) -> str:
@@ -20,7 +21,7 @@ def format_value(analyte: str, canonical: Decimal | str, unit_system: str) -> st
 
 
 def _date(iso: str | None) -> str:
-    return iso or "unknown date"
+    return human_date(iso)
 
 
 def _name(analyte: str) -> str:
@@ -94,8 +95,8 @@ def message_loss(p: Mapping[str, Any], u: str) -> str:
         h = p["hba1c"]
         rise = formatting.format_number(Decimal(h["value"]) - Decimal(h["nadir"]), 1)
         parts.append(
-            f"HbA1c {format_value('hba1c', h['value'], u)} on {h['on']} is {rise} %-points above its on-treatment "
-            f"nadir {format_value('hba1c', h['nadir'], u)} ({h['nadir_on']})"
+            f"HbA1c {format_value('hba1c', h['value'], u)} on {_date(h['on'])} is {rise} %-points above its on-treatment "
+            f"nadir {format_value('hba1c', h['nadir'], u)} ({_date(h['nadir_on'])})"
         )
     if p.get("triglycerides"):
         t = p["triglycerides"]
@@ -103,8 +104,8 @@ def message_loss(p: Mapping[str, Any], u: str) -> str:
             ctx.prec = 28
             pct = formatting.format_number((Decimal(t["value"]) - Decimal(t["nadir"])) * 100 / Decimal(t["nadir"]), 0)
         parts.append(
-            f"triglycerides {format_value('triglycerides', t['value'], u)} on {t['on']} are {pct} % above their "
-            f"on-treatment nadir {format_value('triglycerides', t['nadir'], u)} ({t['nadir_on']})"
+            f"triglycerides {format_value('triglycerides', t['value'], u)} on {_date(t['on'])} are {pct} % above their "
+            f"on-treatment nadir {format_value('triglycerides', t['nadir'], u)} ({_date(t['nadir_on'])})"
         )
     text = "; ".join(parts)
     return (
@@ -132,8 +133,8 @@ def message_after_stop(p: Mapping[str, Any], u: str) -> str:
 
 def message_weight(p: Mapping[str, Any], u: str) -> str:
     return (
-        f"Weight fell {p['percent']} % on metreleptin, from {p['from_kg']} kg ({p['from_on']}) to {p['to_kg']} kg "
-        f"({p['to_on']})."
+        f"Weight fell {p['percent']} % on metreleptin, from {p['from_kg']} kg ({_date(p['from_on'])}) to {p['to_kg']} kg "
+        f"({_date(p['to_on'])})."
     )
 
 

@@ -82,7 +82,8 @@ def lab_validate(
             limits = info.limits_in(conv.unit)
             errors.setdefault("value", []).append(
                 f"{info.name} {formatting.typed(number)} {conv.unit} is implausible: accepted range "
-                f"{formatting.typed(limits.low)}-{formatting.typed(limits.high)} {conv.unit}."
+                f"{formatting.format_limit(limits.low, analyte=info.code, unit=conv.unit)}-"
+                f"{formatting.format_limit(limits.high, analyte=info.code, unit=conv.unit)} {conv.unit}."
             )
     if errors:
         raise ValidationError(errors)

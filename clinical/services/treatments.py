@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from clinical import catalogue, formatting
+from clinical.dates import human_date
 from clinical.models import DoseChange, Source, StopReason, TreatmentCourse, Visit
 from clinical.services.numbers import parse_decimal
 from clinical.services.outbox import patient_mark_for_evaluation
@@ -109,11 +110,11 @@ def course_start(
         Patient.objects.select_for_update().filter(pk=patient.pk).first()  # serialise course writes per patient
         clash = _overlapping(patient, drug, start_date, end_date)
         if clash is not None:
-            until = clash.end_date.isoformat() if clash.end_date else "ongoing"
+            until = human_date(clash.end_date) if clash.end_date else "ongoing"
             raise ValidationError(
                 {
                     "start_date": [
-                        f"Overlaps the {catalogue.DRUGS[drug].name} course from {clash.start_date.isoformat()} ({until}); "
+                        f"Overlaps the {catalogue.DRUGS[drug].name} course from {human_date(clash.start_date)} ({until}); "
                         "stop that course first or adjust its dose instead."
                     ]
                 }
@@ -142,9 +143,9 @@ def dose_change_record(
 ) -> DoseChange:
     errors: dict[str, list[str]] = {}
     if effective_date is not None and effective_date < course.start_date:
-        errors["effective_date"] = [f"The dose change is before the course start ({course.start_date.isoformat()})."]
+        errors["effective_date"] = [f"The dose change is before the course start ({human_date(course.start_date)})."]
     elif effective_date is not None and course.end_date and effective_date > course.end_date:
-        errors["effective_date"] = [f"The dose change is after the course ended ({course.end_date.isoformat()})."]
+        errors["effective_date"] = [f"The dose change is after the course ended ({human_date(course.end_date)})."]
     else:
         check_date(
             errors,
@@ -161,7 +162,7 @@ def dose_change_record(
         errors.update(exc.message_dict)
     if not errors and DoseChange.objects.filter(course=course, effective_date=effective_date).exists():
         errors["effective_date"] = [
-            f"A dose is already recorded from {effective_date.isoformat()}; change that entry instead."
+            f"A dose is already recorded from {human_date(effective_date)}; change that entry instead."
         ]
     if errors:
         raise ValidationError(errors)
@@ -192,7 +193,7 @@ def course_stop(
 ) -> TreatmentCourse:
     errors: dict[str, list[str]] = {}
     if end_date is not None and end_date < course.start_date:
-        errors["end_date"] = [f"The stop date is before the course start ({course.start_date.isoformat()})."]
+        errors["end_date"] = [f"The stop date is before the course start ({human_date(course.start_date)})."]
     else:
         check_date(
             errors, "end_date", end_date, label="The stop date", required="The stop date is required.", earliest=None
@@ -200,7 +201,7 @@ def course_stop(
     if stop_reason not in StopReason.values:
         errors["stop_reason"] = ["Choose a stop reason."]
     if course.end_date is not None:
-        errors["end_date"] = [f"This course already ended on {course.end_date.isoformat()}."]
+        errors["end_date"] = [f"This course already ended on {human_date(course.end_date)}."]
     if end_date and DoseChange.objects.filter(course=course, effective_date__gt=end_date).exists():
         errors.setdefault("end_date", []).append("A dose change is recorded after this stop date.")
     if errors:

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from clinical import catalogue
 from clinical.alerts import RULES, render_alert_message
+from clinical.dates import human_date
 
 register = template.Library()
 
@@ -31,16 +32,16 @@ def alert_evidence(alert, can_write=False) -> dict:
     chart = reverse("patient-chart", args=[alert.patient.public_id])
     if alert.lab_result_id and alert.lab_result is not None:
         r = alert.lab_result
-        label = f"{catalogue.ANALYTES[r.analyte].name if r.analyte in catalogue.ANALYTES else r.analyte} result of {r.collected_on.isoformat()}"
+        label = f"{catalogue.ANALYTES[r.analyte].name if r.analyte in catalogue.ANALYTES else r.analyte} result of {human_date(r.collected_on)}"
         url = reverse("lab-edit", args=[r.public_id]) if can_write else f"{chart}#labs-title"
         return {"label": label, "url": url}
     if alert.dose_change_id and alert.dose_change is not None:
-        return {"label": f"dose from {alert.dose_change.effective_date.isoformat()}", "url": f"{chart}#tx-title"}
+        return {"label": f"dose from {human_date(alert.dose_change.effective_date)}", "url": f"{chart}#tx-title"}
     if alert.course_id and alert.course is not None:
         c = alert.course
-        return {"label": f"{c.get_drug_display()} course from {c.start_date.isoformat()}", "url": f"{chart}#tx-title"}
+        return {"label": f"{c.get_drug_display()} course from {human_date(c.start_date)}", "url": f"{chart}#tx-title"}
     if alert.visit_id and alert.visit is not None:
         v = alert.visit
         url = reverse("visit-edit", args=[v.public_id]) if can_write else f"{chart}#visits-title"
-        return {"label": f"visit of {v.visit_date.isoformat()}", "url": url}
+        return {"label": f"visit of {human_date(v.visit_date)}", "url": url}
     return {"label": "patient chart", "url": chart}

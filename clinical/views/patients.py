@@ -1,21 +1,19 @@
-"""The patient list (search, filters, sort, one page) and a patient's change history."""
+"""The patient list (search, filters, sort, one page)."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from clinical import catalogue, selectors
 from clinical.views.common import query_keep
 from registry import access
-from registry import selectors as registry_selectors
 from registry.access_audit import identity_search_record
 
 PAGE_SIZE = 50
-HISTORY_PAGE_SIZE = 100
 
 
 def _filters(request: HttpRequest) -> selectors.PatientFilters:
@@ -54,15 +52,3 @@ def patient_list(request: HttpRequest) -> HttpResponse:
             "lab_names": [catalogue.ANALYTES[a].name for a in selectors.LIST_ANALYTES],
         },
     )
-
-
-@login_required
-@require_GET
-def patient_history(request: HttpRequest, public_id) -> HttpResponse:
-    patient = access.patient_for_user(request.user, public_id)
-    if not access.can_see_identity(request.user, patient):
-        raise Http404("No such patient.")  # the trail holds identity values
-    page = Paginator(registry_selectors.patient_history(patient=patient), HISTORY_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    return render(request, "clinical/patient_history.html", {"patient": patient, "page": page})

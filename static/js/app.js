@@ -15,6 +15,11 @@
     sel.addEventListener("change", function () { form.submit(); });
   });
 
+  // Printable summary: one button, no inline script (the CSP allows only our files).
+  document.querySelectorAll("[data-print]").forEach(function (btn) {
+    btn.addEventListener("click", function () { window.print(); });
+  });
+
   // Errors: move focus to the summary so screen readers announce it first.
   var summary = document.querySelector(".conflict, .error-summary[tabindex]");
   if (summary) summary.focus();
