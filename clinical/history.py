@@ -198,8 +198,9 @@ NAMERS: dict[str, Callable[[_Values], str]] = {
     "clinical.Alert": _name_alert,
     "registry.Patient": lambda v: "Patient record",
     "registry.PatientIdentity": lambda v: "Identity",
-    "registry.Diagnosis": lambda v: "Diagnosis "
-    + str(getattr(catalogue.SUBTYPES.get(str(v.get("subtype") or "")), "name", v.get("subtype") or "")),
+    "registry.Diagnosis": lambda v: (
+        "Diagnosis " + str(getattr(catalogue.SUBTYPES.get(str(v.get("subtype") or "")), "name", v.get("subtype") or ""))
+    ),
     "registry.GeneticFinding": lambda v: f"Genetic finding {v.get('gene') or ''} {v.get('hgvs_c') or ''}".strip(),
     "registry.PhenotypeObservation": lambda v: f"Phenotype finding {v.get('label') or v.get('hpo_id') or ''}".strip(),
     "registry.Consent": lambda v: f"Consent of {_d(v.get('consented_on'))}",
@@ -215,9 +216,7 @@ def record_name(label: str, record: Any, changes: Mapping[str, list[Any]]) -> st
     return str(model._meta.verbose_name).capitalize() if model is not None else "Record"
 
 
-def _lab_value_changes(
-    changes: Mapping[str, list[Any]], analyte: str, system: str, unit_now: str
-) -> list[FieldChange]:
+def _lab_value_changes(changes: Mapping[str, list[Any]], analyte: str, system: str, unit_now: str) -> list[FieldChange]:
     """A lab value reads once, in the reader's units, with the value as reported beside it
     (the canonical column is how it is stored, not what anyone typed)."""
     out = []
@@ -311,7 +310,10 @@ def history_rows(
         record = records.get((ev.model, ev.object_id))
         # Stored ids in the trail are strings or ints; look them up as ints.
         norm = {
-            k: [int(x) if isinstance(x, str) and x.isdigit() and (k in USER_FIELDS or k in SITE_FIELDS) else x for x in p]
+            k: [
+                int(x) if isinstance(x, str) and x.isdigit() and (k in USER_FIELDS or k in SITE_FIELDS) else x
+                for x in p
+            ]
             if isinstance(p, list)
             else p
             for k, p in changes.items()

@@ -27,18 +27,22 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from clinical import catalogue
+from clinical.dates import human_date
 from clinical.models import LabImport, LabResult
 from clinical.services import lab_validate
 from registry import access, normalize
 from registry.writekit import actor
 
 TEMPLATE_HEADER = ["registry_code", "mrn", "analyte", "value", "unit", "collected_on", "fasting"]
+# The example rows name no patient (codes and MRNs of the form EXAMPLE-...): a template
+# uploaded unchanged is refused row by row instead of writing into a real chart.
+EXAMPLE_PREFIX = "EXAMPLE-"
 TEMPLATE_CSV = (
     ",".join(TEMPLATE_HEADER)
     + "\r\n"
-    + "LD-000001,,triglycerides,5.2,mmol/L,2024-03-01,yes\r\n"
-    + ",MRN12345,2571-8,460,mg/dL,2024-03-01,yes\r\n"
-    + "LD-000001,,hba1c,7.4,%,2024-03-01,\r\n"
+    + "EXAMPLE-000001,,triglycerides,5.2,mmol/L,2024-03-01,yes\r\n"
+    + ",EXAMPLE-MRN-1,2571-8,460,mg/dL,2024-03-01,yes\r\n"
+    + "EXAMPLE-000001,,hba1c,7.4,%,2024-03-01,\r\n"
 )
 
 # Accepted header spellings -> the column's meaning.
@@ -77,10 +81,12 @@ class RowReport:
     collected_on: str = ""
     fasting: str = ""
     errors: list[str] = field(default_factory=list)
+    patient_id: int | None = None  # once resolved (for the identity hint of the preview)
+    skipped: str = ""  # why the row is left out (identical to a stored result)
 
     @property
     def status(self) -> str:
-        return "error" if self.errors else "ok"
+        return "error" if self.errors else "skipped" if self.skipped else "ok"
 
 
 class NewLab(NamedTuple):
@@ -115,6 +121,10 @@ class ImportPlan:
     @property
     def error_count(self) -> int:
         return sum(1 for r in self.rows if r.errors) + len(self.file_errors)
+
+    @property
+    def skipped_count(self) -> int:
+        return sum(1 for r in self.rows if r.skipped and not r.errors)
 
     @property
     def ok(self) -> bool:
@@ -180,6 +190,8 @@ def _parse_fasting(raw: str) -> tuple[bool | None, bool]:
 
 
 def _unknown_patient(key: str) -> str:
+    if key.upper().startswith(EXAMPLE_PREFIX):
+        return f"{key!r} is an example row from the template: replace it with a real patient's registry code or MRN."
     # One message for "does not exist" and "not yours": the import must not reveal
     # which registry codes or MRNs exist at other sites.
     return f"Unknown patient {key!r}, or not a patient of a site where you may enter data."
@@ -224,8 +236,13 @@ def _existing_keys(patient_ids: set[int], first: dt.date, last: dt.date) -> set[
     return keys
 
 
-def lab_import_preview(*, user, content: bytes, today: dt.date | None = None) -> ImportPlan:
-    """Read and validate a whole file (writes nothing). Every row gets a report."""
+def lab_import_preview(
+    *, user, content: bytes, today: dt.date | None = None, skip_existing: bool = False
+) -> ImportPlan:
+    """Read and validate a whole file (writes nothing). Every row gets a report.
+
+    ``skip_existing``: a row identical to a stored result (same patient, analyte, day and
+    value) is reported as skipped instead of blocking the file as a duplicate."""
     plan = ImportPlan()
     text, plan.encoding, plan.warnings = decode(content)
     if "\x00" in text:
@@ -265,7 +282,7 @@ def lab_import_preview(*, user, content: bytes, today: dt.date | None = None) ->
     if not plan.rows:
         plan.file_errors.append("The file has a header but no results.")
         return plan
-    _attach_patients(user, pending, plan)
+    _attach_patients(user, pending, plan, skip_existing=skip_existing)
     return plan
 
 
@@ -333,7 +350,7 @@ def _read_row(raw: list[str], columns: dict[str, int], report: RowReport, today:
     return _Pending(report, code, mrn, info, validated, day, fasting)
 
 
-def _attach_patients(user, pending: list[_Pending], plan: ImportPlan) -> None:
+def _attach_patients(user, pending: list[_Pending], plan: ImportPlan, *, skip_existing: bool = False) -> None:
     by_code, by_mrn = _resolve_patients(user, {p.code for p in pending if p.code}, {p.mrn for p in pending if p.mrn})
     resolved: list[tuple[_Pending, int]] = []
     for item in pending:
@@ -356,6 +373,7 @@ def _attach_patients(user, pending: list[_Pending], plan: ImportPlan) -> None:
                 )
                 continue
             pk = pks[0]
+        item.report.patient_id = pk
         resolved.append((item, pk))
     if not resolved:
         return
@@ -367,10 +385,13 @@ def _attach_patients(user, pending: list[_Pending], plan: ImportPlan) -> None:
     for item, pk in resolved:
         v = item.validated
         key = (pk, item.analyte.code, item.day, Decimal(v.canonical))
+        if key in existing and skip_existing:
+            item.report.skipped = "Identical to a stored result: skipped."
+            continue
         if key in existing:
             item.report.errors.append(
-                f"Duplicate: {item.analyte.name} {item.report.value} {v.unit} on {item.day.isoformat()} "
-                "is already recorded for this patient."
+                f"Duplicate: {item.analyte.name} {item.report.value} {v.unit} on {human_date(item.day)} "
+                "is already recorded for this patient (tick “skip rows identical to stored results” to leave it out)."
             )
             continue
         if key in seen:
@@ -385,6 +406,15 @@ def _attach_patients(user, pending: list[_Pending], plan: ImportPlan) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def lab_import_plan(lab_import: LabImport, *, user) -> ImportPlan:
+def lab_import_plan(lab_import: LabImport, *, user, skip_existing: bool = False) -> ImportPlan:
     content = LabImport.objects.filter(pk=lab_import.pk).values_list("content", flat=True).first()
-    return lab_import_preview(user=user, content=bytes(content or b""))
+    return lab_import_preview(user=user, content=bytes(content or b""), skip_existing=skip_existing)
+
+
+def analyte_table() -> list[dict]:
+    """Every analyte a file may name, from the catalogue: code, name, LOINC aliases and
+    accepted units (for the import page; never a hand-kept list)."""
+    return [
+        {"code": a.code, "name": a.name, "loinc": (*a.loinc, *a.loinc_si), "units": a.accepted_units}
+        for a in catalogue.ANALYTES.values()
+    ]

@@ -52,15 +52,16 @@ def lab_import_upload(*, user, filename: str, content: bytes) -> tuple[LabImport
     return record, plan
 
 
-def lab_import_confirm(*, lab_import: LabImport, by) -> tuple[LabImport, ImportPlan]:
+def lab_import_confirm(*, lab_import: LabImport, by, skip_existing: bool = False) -> tuple[LabImport, ImportPlan]:
     """Import every row of a previewed file, or none: the file is validated again against
-    the current database inside the transaction; any error refuses the whole file."""
+    the current database inside the transaction; any error refuses the whole file.
+    ``skip_existing`` leaves out rows identical to stored results (reported as skipped)."""
     with transaction.atomic():
         audit_chain.lock()  # chain before rows: see audit_chain.lock
         current = LabImport.objects.select_for_update().get(pk=lab_import.pk)
         if current.status != LabImport.Status.PREVIEWED:
             raise ValidationError({"status": [f"This import is {current.get_status_display().lower()}."]})
-        plan = lab_import_preview(user=by, content=bytes(current.content))
+        plan = lab_import_preview(user=by, content=bytes(current.content), skip_existing=skip_existing)
         if not plan.ok:
             LabImport.objects.filter(pk=current.pk).update(error_count=plan.error_count)
             raise ValidationError(
@@ -70,7 +71,8 @@ def lab_import_confirm(*, lab_import: LabImport, by) -> tuple[LabImport, ImportP
                     ]
                 }
             )
-        created = _insert_labs(plan.labs)
+        now = timezone.now()
+        created = _insert_labs(plan.labs, now=now)
         audit_record_many(
             user=by,
             action="create",
@@ -80,7 +82,7 @@ def lab_import_confirm(*, lab_import: LabImport, by) -> tuple[LabImport, ImportP
         )
         patients_mark_for_evaluation(row.patient_id for _, row in created)
         current.status = LabImport.Status.IMPORTED
-        current.imported_at = timezone.now()
+        current.imported_at = now  # = the rows' created_at: how the results page finds them
         current.imported_count = len(created)
         current.error_count = 0
         # The rows are in the registry now; the file itself (MRNs, values) is not kept.
@@ -98,15 +100,15 @@ def lab_import_confirm(*, lab_import: LabImport, by) -> tuple[LabImport, ImportP
                 "filename": [None, current.filename],
                 "sha256": [None, current.sha256],
                 "rows": [None, len(created)],
+                "skipped": [None, plan.skipped_count],
             },
             reason="lab import",
         )
     return current, plan
 
 
-def _insert_labs(labs: list[NewLab]) -> list[tuple[uuid.UUID, NewLab]]:
+def _insert_labs(labs: list[NewLab], *, now) -> list[tuple[uuid.UUID, NewLab]]:
     """Insert the rows in the caller's transaction: COPY on PostgreSQL, else bulk_create."""
-    now = timezone.now()
     created = [(uuid.uuid4(), row) for row in labs]
     if connection.vendor == "postgresql":
         table = LabResult._meta.db_table
@@ -125,6 +127,8 @@ def _insert_labs(labs: list[NewLab]) -> list[tuple[uuid.UUID, NewLab]]:
         LabResult.objects.bulk_create(
             [LabResult(public_id=pid, source=Source.IMPORT, **r._asdict()) for pid, r in created], batch_size=2000
         )
+        # auto_now_add stamps its own time; keep the import's, so its results can be found
+        LabResult.objects.filter(public_id__in=[pid for pid, _ in created]).update(created_at=now)
     return created
 
 

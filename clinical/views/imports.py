@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clinical import imports, selectors
 from clinical.models import LabImport
+from clinical.selectors import imports as import_selectors
 from clinical.services import lab_import
 from registry import access
 from registry.writekit import UploadTooLarge, check_upload_size
@@ -32,7 +33,11 @@ def _require_writer(request) -> None:
 @require_http_methods(["GET", "POST"])
 def lab_import_upload(request):
     _require_writer(request)
-    context = {"max_bytes": settings.LAB_IMPORT_MAX_BYTES, "columns": imports.TEMPLATE_HEADER}
+    context = {
+        "max_bytes": settings.LAB_IMPORT_MAX_BYTES,
+        "columns": imports.TEMPLATE_HEADER,
+        "analytes": imports.analyte_table(),
+    }
     if request.method == "POST":
         upload = request.FILES.get("file")
         if upload is None:
@@ -60,19 +65,35 @@ def lab_import_template(request):
     return response
 
 
+def _skip_existing(request) -> bool:
+    return (request.POST if request.method == "POST" else request.GET).get("skip_existing") == "1"
+
+
 @login_required
 @require_GET
 def lab_import_preview(request, import_id):
     record = access.lab_import_for_user(request.user, import_id)
-    plan = imports.lab_import_plan(record, user=request.user) if record.status == LabImport.Status.PREVIEWED else None
-    context = {"record": record, "plan": plan}
+    skip = _skip_existing(request)
+    previewed = record.status == LabImport.Status.PREVIEWED
+    plan = imports.lab_import_plan(record, user=request.user, skip_existing=skip) if previewed else None
+    context = {"record": record, "plan": plan, "skip_existing": skip}
     if plan is not None:
         rows = plan.report_rows(limit_ok=PREVIEW_OK_ROWS)
+        hints = import_selectors.identity_hints(
+            user=request.user, patient_ids={r.patient_id for r in rows if r.patient_id}
+        )
         context.update(
-            rows=rows,
+            rows=[(r, hints.get(r.patient_id, "")) for r in rows],
+            show_identity=bool(hints),
             hidden_ok=plan.row_count - len(rows),
-            ok_count=plan.row_count - sum(1 for r in plan.rows if r.errors),
+            ok_count=plan.row_count - sum(1 for r in plan.rows if r.errors or r.skipped),
             can_confirm=plan.ok,
+            has_duplicates=any("already recorded" in e for r in plan.rows for e in r.errors),
+        )
+    elif record.status == LabImport.Status.IMPORTED:
+        context.update(
+            raised=import_selectors.import_alerts(user=request.user, lab_import=record),
+            pending=import_selectors.import_evaluation_pending(user=request.user, lab_import=record),
         )
     return render(request, "imports/preview.html", context)
 
@@ -83,11 +104,14 @@ def lab_import_confirm(request, import_id):
     _require_writer(request)
     record = access.lab_import_for_user(request.user, import_id)
     try:
-        record, _plan = lab_import.lab_import_confirm(lab_import=record, by=request.user)
+        record, plan = lab_import.lab_import_confirm(
+            lab_import=record, by=request.user, skip_existing=_skip_existing(request)
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("lab-import-preview", import_id=record.public_id)
-    messages.success(request, f"Imported {record.imported_count} lab results from {record.filename}.")
+    skipped = f"; {plan.skipped_count} identical to stored results skipped" if plan.skipped_count else ""
+    messages.success(request, f"Imported {record.imported_count} lab results from {record.filename}{skipped}.")
     return redirect("lab-import-preview", import_id=record.public_id)
 
 
