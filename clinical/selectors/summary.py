@@ -53,9 +53,7 @@ def patient_summary(*, user, patient: Patient) -> Summary:
     chart = patient_chart(user=user, patient=patient)
     system = user.unit_system
     met = [row for row in chart.courses if row.course.drug == "metreleptin"]
-    responses = {
-        r.course_id: r for r in CourseResponse.objects.filter(course__in=[row.course.pk for row in met])
-    }
+    responses = {r.course_id: r for r in CourseResponse.objects.filter(course__in=[row.course.pk for row in met])}
     snaps = {
         s.analyte: s
         for s in TrendSnapshot.objects.filter(patient=patient, analyte__in=RESPONSE_ANALYTES, course__isnull=False)
