@@ -155,6 +155,16 @@ def identities_at_sites(sites) -> QuerySet[PatientIdentity]:
     return PatientIdentity.objects.filter(site__in=sites)
 
 
+def identities_for_user(user: User) -> QuerySet[PatientIdentity]:
+    """The identities ``user`` may see: patients of their clinical sites, every site for
+    registry administrators (the duplicate check at registration looks here)."""
+    scope = scope_for(user)
+    qs = PatientIdentity.objects.select_related("patient", "patient__home_site")
+    if scope.all_sites:
+        return qs
+    return qs.filter(patient__home_site_id__in=scope.clinical_site_ids)
+
+
 def site_for_user(user: User, code: str, *, write: bool = False) -> Site:
     site = sites_for_user(user, write=write).filter(code=code).first()
     if site is None:

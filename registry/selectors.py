@@ -64,3 +64,21 @@ def record_updates(*, obj, limit: int) -> list[AuditEvent]:
 def api_tokens_of(*, user) -> QuerySet[ApiToken]:
     """The user's own API tokens, newest first (never anyone else's, whatever the role)."""
     return ApiToken.objects.filter(user=user).order_by("-created_at")
+
+
+def possible_duplicates(*, user, family_name: str, given_name: str, sex: str, birth_date) -> list[tuple[Patient, str]]:
+    """Patients the user may see who may be the person being registered, with why
+    (``registry.duplicates``); one query over the identities born within a year."""
+    from registry import duplicates
+
+    new = duplicates.Person(family_name, given_name, sex, birth_date)
+    candidates = access.identities_for_user(user).filter(
+        birth_date__range=(birth_date - duplicates.YEAR_APART, birth_date + duplicates.YEAR_APART)
+    )
+    out = []
+    for identity in candidates.order_by("patient__registry_code"):
+        known = duplicates.Person(identity.family_name, identity.given_name, identity.patient.sex, identity.birth_date)
+        why = duplicates.why_duplicate(new, known)
+        if why:
+            out.append((identity.patient, why))
+    return out

@@ -116,8 +116,12 @@ def patient_register(
     research_consent: bool | None = None,
     consent_version: str = "",
     consented_on: dt.date | None = None,
+    confirmed_not_duplicate_of: list[str] | None = None,
 ) -> Patient:
-    """Register a patient with identity and, optionally, a first diagnosis and consent."""
+    """Register a patient with identity and, optionally, a first diagnosis and consent.
+
+    ``confirmed_not_duplicate_of``: the registry codes of the possible duplicates the user
+    was shown and confirmed to be other people; the confirmation is in the audit trail."""
     cleaned, errors = normalize.clean_fields(
         {"family_name": family_name, "given_name": given_name, "mrn": mrn}, normalize.IDENTITY_LABELS
     )
@@ -169,7 +173,9 @@ def patient_register(
                 phone=phone,
                 email=email,
             )
-            audit_created(patient, by=by, patient=patient)
+            confirmed = ", ".join(confirmed_not_duplicate_of or [])
+            reason = f"registered after confirming this is not {confirmed} (possible duplicates)" if confirmed else ""
+            audit_created(patient, by=by, patient=patient, reason=reason)
             audit_created(identity, by=by, patient=patient)
             if subtype:
                 dx = Diagnosis.objects.create(

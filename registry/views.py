@@ -97,6 +97,21 @@ def _genetic_errors(rows) -> bool:
     return bad
 
 
+def _possible_duplicates(request: HttpRequest, form) -> list:
+    """Patients the user may see who may be the one being registered (name and birth
+    date rules in ``registry.duplicates``)."""
+    d = form.cleaned_data
+    if not d.get("birth_date") or not d.get("family_name"):
+        return []
+    return selectors.possible_duplicates(
+        user=request.user,
+        family_name=d["family_name"],
+        given_name=d.get("given_name", ""),
+        sex=d.get("sex") or "",
+        birth_date=d["birth_date"],
+    )
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def patient_register(request: HttpRequest) -> HttpResponse:
@@ -110,10 +125,22 @@ def patient_register(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         valid = form.is_valid() & genetics.is_valid()
         rows = [g for g in genetics.forms if g.is_valid() and not g.is_blank()] if genetics.is_valid() else []
+        duplicates = _possible_duplicates(request, form) if valid else []
+        confirmed = request.POST.get("confirm_not_duplicate") == "1"
+        if duplicates and not confirmed:
+            return render(
+                request,
+                "registry/patient_register.html",
+                {"form": form, "genetics": genetics, "duplicates": duplicates, "forms_with_errors": []},
+            )
         if valid and not _genetic_errors(rows):
             try:
                 with transaction.atomic():
-                    patient = registry_services.patient_register(by=request.user, **form.service_kwargs())
+                    patient = registry_services.patient_register(
+                        by=request.user,
+                        confirmed_not_duplicate_of=[p.registry_code for p, _ in duplicates],
+                        **form.service_kwargs(),
+                    )
                     for g in rows:
                         d = g.cleaned_data
                         registry_services.genetic_finding_add(

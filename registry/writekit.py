@@ -91,9 +91,9 @@ def check_version(obj: Any, expected_version: int | None, editable: list[str], *
     )
 
 
-def audit_created(obj: Any, *, by: Any, patient: Any) -> None:
+def audit_created(obj: Any, *, by: Any, patient: Any, reason: str = "") -> None:
     """The audit row of a new record: every field, from nothing to its value."""
-    audit_record(user=by, action="create", obj=obj, patient=patient, changes=diff({}, snapshot(obj)))
+    audit_record(user=by, action="create", obj=obj, patient=patient, changes=diff({}, snapshot(obj)), reason=reason)
 
 
 def save_correction(obj: Any, *, by: Any, patient: Any, changes: dict[str, list[Any]], reason: str) -> None:

@@ -21,7 +21,7 @@
   });
 
   // Errors: move focus to the summary so screen readers announce it first.
-  var summary = document.querySelector(".conflict, .error-summary[tabindex]");
+  var summary = document.querySelector(".conflict, .error-summary[tabindex], .duplicate-warning");
   if (summary) summary.focus();
 
   // Unit pickers follow the analyte; the user's preferred unit is preselected.
