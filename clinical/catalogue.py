@@ -1142,3 +1142,19 @@ VITAL_LIMITS: dict[str, Range] = {
     "liver_stiffness_kpa": Range(Decimal(0), Decimal(100)),
     "liver_cap_dbm": Range(Decimal(100), Decimal(450)),
 }
+
+
+# --------------------------------------------------------------------------------------
+# Data-entry aids (not clinical rules: what the forms offer or double-check)
+# --------------------------------------------------------------------------------------
+
+# The one-click panel of the visit form: the analytes a lipodystrophy follow-up visit
+# measures (metabolic control, liver, leptin), after the 2016 multi-society practice
+# guideline's monitoring recommendations [S22].
+LIPODYSTROPHY_PANEL = ("triglycerides", "hba1c", "glucose", "alt", "ast", "leptin")
+
+# An adult's height changes little between visits: a difference above this from the last
+# recorded height is more often a typing slip (165 for 156) than growth or shrinkage, so
+# the visit form asks for a confirmation. Adult = this age or older at the visit.
+HEIGHT_CONFIRM_CM = Decimal(5)
+ADULT_AGE_YEARS = 18

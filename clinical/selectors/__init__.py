@@ -26,6 +26,7 @@ from clinical.selectors.patients import (
 )
 from clinical.selectors.records import (
     course_doses,
+    last_height,
     patient_course,
     patient_courses,
     patient_lab,
@@ -51,6 +52,7 @@ __all__ = [
     "alert_list",
     "alert_worklist",
     "course_doses",
+    "last_height",
     "course_rows",
     "latest_labs",
     "open_critical_alert_count",

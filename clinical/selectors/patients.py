@@ -6,18 +6,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from clinical import flags
-from clinical.models import Alert, AlertStatus, LabResult, Severity, TreatmentCourse
+from clinical.models import Alert, AlertStatus, LabResult, Severity, TreatmentCourse, Visit
 from registry import access, normalize
 from registry.models import Patient
 
 LIST_ANALYTES = ("triglycerides", "hba1c")
 
 # sort key in the URL -> ORDER BY; identity sorts are offered to clinical roles only.
+# The first click on "Open alerts" or "Last visit" gives the useful order (most alerts,
+# latest visit first); "-key" reverses it.
 SORTS: dict[str, tuple[str, ...]] = {
     "registry_code": ("registry_code",),
     "site": ("home_site__code", "registry_code"),
@@ -25,8 +27,39 @@ SORTS: dict[str, tuple[str, ...]] = {
     "sex": ("sex", "registry_code"),
     "birth_year": ("birth_year", "registry_code"),
     "name": ("identity__family_name", "identity__given_name", "registry_code"),
+    "alerts": ("-open_alert_n", "-critical_alert_n", "registry_code"),
+    "last_visit": ("-last_visit", "registry_code"),
 }
 IDENTITY_SORTS = {"name"}
+# How the list's caption names each order ("sorted by registry code, ascending").
+SORT_LABELS = {
+    "registry_code": ("registry code", "ascending", "descending"),
+    "site": ("site", "ascending", "descending"),
+    "subtype": ("subtype", "ascending", "descending"),
+    "sex": ("sex", "ascending", "descending"),
+    "birth_year": ("year of birth", "oldest first", "youngest first"),
+    "name": ("name", "A to Z", "Z to A"),
+    "alerts": ("open alerts", "most first", "fewest first"),
+    "last_visit": ("last visit", "latest first", "earliest first"),
+}
+
+
+def sort_caption(sort: str) -> str:
+    """The list's order in words, for its caption and the screen reader."""
+    key = (sort or "registry_code").lstrip("-")
+    name, up, down = SORT_LABELS.get(key, SORT_LABELS["registry_code"])
+    return f"sorted by {name}, {down if (sort or '').startswith('-') else up}"
+
+
+def _order(user, columns: tuple[str, ...], desc: bool) -> list:
+    out = []
+    for c in columns:
+        descending = c.startswith("-") != desc
+        name = c.lstrip("-")
+        # identity columns sort through access (NULL, last, where identity is hidden)
+        expr = access.identity_sort_value(user, name) if name.startswith("identity__") else F(name)
+        out.append(expr.desc(nulls_last=True) if descending else expr.asc(nulls_last=True))
+    return out
 
 
 @dataclass(frozen=True)
@@ -78,15 +111,25 @@ def patient_list(*, user, filters: PatientFilters | None = None, search: str = "
     key = sort.lstrip("-")
     if key not in SORTS or (key in IDENTITY_SORTS and not identity):
         key, desc = "registry_code", False
-    order = [_order_by(user, c, desc) for c in SORTS[key]]
-    return qs.order_by(*order)
+    # The last visit is a column of every row (computed for the page's rows only).
+    qs = qs.annotate(
+        last_visit=Subquery(
+            Visit.objects.filter(patient=OuterRef("pk")).order_by("-visit_date").values("visit_date")[:1]
+        )
+    )
+    if key == "alerts":
+        open_alerts = Alert.objects.filter(patient=OuterRef("pk"), status=AlertStatus.OPEN)
+        qs = qs.annotate(
+            open_alert_n=_count(open_alerts),
+            critical_alert_n=_count(open_alerts.filter(severity=Severity.CRITICAL)),
+        )
+    return qs.order_by(*_order(user, SORTS[key], desc))
 
 
-def _order_by(user, column: str, desc: bool):
-    if not column.startswith("identity__"):
-        return ("-" + column) if desc else column
-    value = access.identity_sort_value(user, column)  # NULL (last) where identity is hidden
-    return value.desc(nulls_last=True) if desc else value.asc(nulls_last=True)
+def _count(rows: QuerySet) -> Subquery:
+    """COUNT(*) of a correlated queryset as an integer annotation (0, never NULL)."""
+    counted = rows.order_by().values("patient").annotate(n=Count("id")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
 def latest_labs(*, patient_ids, analytes=None) -> dict[tuple[int, str], LabResult]:

@@ -5,6 +5,7 @@ courses and their doses, trends. Every function takes a patient already fetched 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
@@ -139,3 +140,14 @@ def patient_trends(*, patient: Patient) -> dict[str, list[dict[str, Any]]]:
 def recent_lab_imports(*, user, limit: int = 10) -> list[LabImport]:
     """The user's own latest uploads (without their content), for the upload page."""
     return list(LabImport.objects.filter(user=user).defer("content")[:limit])
+
+
+def last_height(*, patient: Patient) -> tuple[dt.date, Decimal] | None:
+    """The latest recorded height (visit date, cm), for prefill and the height check."""
+    row = (
+        patient.visits.filter(height_cm__isnull=False)
+        .order_by("-visit_date", "-id")
+        .values_list("visit_date", "height_cm")
+        .first()
+    )
+    return (row[0], row[1]) if row else None

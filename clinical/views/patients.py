@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from clinical import catalogue, selectors
+from clinical.selectors.patients import sort_caption
 from clinical.views.common import query_keep
 from registry import access
 from registry.access_audit import identity_search_record
@@ -45,6 +46,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": rows,
             "filters": filt,
+            "sort_caption": sort_caption(filt.sort),
             "query_keep": query_keep(request),
             "sort_base": query_keep(request, "sort"),
             "subtypes": catalogue.SUBTYPE_CHOICES,

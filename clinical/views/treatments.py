@@ -128,12 +128,15 @@ def dose_new(request: HttpRequest, public_id) -> HttpResponse:
             _warn_above_label_max(request, course=course, dose=change.dose, on=change.effective_date)
             return redirect(chart_url(patient))
     weight = services.latest_weight_kg(patient, timezone.localdate())
+    current = selectors.course_doses(course=course).last()
     return render(
         request,
         "clinical/dose_form.html",
         {
             "patient": patient,
             "course": course,
+            "current": current,
+            "current_dose": formatting.plain(current.dose) if current else "",
             "drug": drug,
             "form": form,
             "weight": weight,

@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from clinical import catalogue, formatting, forms, selectors, services
+from clinical import catalogue, formatting, forms, selectors, services, visit_checks
 from clinical.models import Visit
 from clinical.views.common import back_to_chart, conflict_panel
 from registry import access
@@ -87,12 +87,25 @@ def visit_new(request: HttpRequest, public_id) -> HttpResponse:
     sites = access.sites_for_user(request.user, write=True)
     data = request.POST if request.method == "POST" else None
     today = timezone.localdate()
-    form = forms.VisitForm(data, sites=sites, initial={"visit_date": today, "site": patient.home_site.code})
+    last_height = selectors.last_height(patient=patient)
+    initial = {"visit_date": today, "site": patient.home_site.code}
+    if last_height is not None:
+        initial["height_cm"] = formatting.plain(last_height[1])  # adults: usually unchanged
+    form = forms.VisitForm(data, sites=sites, initial=initial)
     labs = forms.LabFormSet(data, prefix="labs")
     folds = forms.SkinfoldFormSet(data, prefix="skinfolds")
     findings = forms.PhenotypeFormSet(data, prefix="phenotypes")
     if request.method == "POST":
         valid = all([form.is_valid(), labs.is_valid(), folds.is_valid(), findings.is_valid()])
+        height_check = visit_checks.height_needs_confirmation(
+            height_cm=form.cleaned_data.get("height_cm") if form.is_valid() else None,
+            last=last_height,
+            birth_year=patient.birth_year,
+            visit_date=form.cleaned_data.get("visit_date") if form.is_valid() else None,
+        )
+        if height_check and request.POST.get("confirm_height") != "1":
+            form.add_error("height_cm", height_check)
+            valid = False
         if labs.management_form.is_valid() and folds.management_form.is_valid() and findings.management_form.is_valid():
             lab_rows, fold_rows, finding_rows = _rows(labs), _rows(folds), _rows(findings)
             try:
@@ -130,6 +143,9 @@ def visit_new(request: HttpRequest, public_id) -> HttpResponse:
             "forms_with_errors": forms.error_list(
                 form, labs, folds, findings, row_names={"labs": "Lab", "skinfolds": "Skinfold", "phenotypes": "Finding"}
             ),
+            "ask_height": bool(request.method == "POST" and form.errors.get("height_cm") and last_height),
+            "lab_panel": ",".join(catalogue.LIPODYSTROPHY_PANEL),
+            "lab_panel_names": ", ".join(catalogue.ANALYTES[a].name for a in catalogue.LIPODYSTROPHY_PANEL),
         },
     )
 

@@ -69,6 +69,35 @@
     });
   });
 
+  // One-click lab panel: one row per panel analyte not yet chosen, empty rows first.
+  document.querySelectorAll("[data-panel]").forEach(function (btn) {
+    var prefix = btn.getAttribute("data-panel-rows");
+    var body = document.querySelector('[data-rows="' + prefix + '"]');
+    var add = document.querySelector('[data-add-row="' + prefix + '"]');
+    if (!body || !add) return;
+    btn.hidden = false;
+    btn.addEventListener("click", function () {
+      var chosen = {};
+      body.querySelectorAll("[data-unit-source]").forEach(function (s) { if (s.value) chosen[s.value] = true; });
+      var firstFilled = null;
+      btn.getAttribute("data-panel").split(",").forEach(function (code) {
+        if (chosen[code]) return;
+        var empty = Array.prototype.filter.call(body.querySelectorAll("[data-unit-source]"), function (s) { return !s.value; })[0];
+        if (!empty) {
+          add.click();
+          var rows = body.querySelectorAll("[data-unit-source]");
+          empty = rows[rows.length - 1];
+        }
+        if (!empty) return;
+        empty.value = code;
+        syncUnits(empty, false);
+        if (!firstFilled) firstFilled = empty;
+      });
+      var value = firstFilled && rowOf(firstFilled).querySelector("input[name$='-value']");
+      if (value) value.focus();
+    });
+  });
+
   // BMI from weight and height.
   var w = document.getElementById("id_weight_kg");
   var h = document.getElementById("id_height_cm");

@@ -220,7 +220,7 @@ def test_worklist_orders_by_observed_date_not_by_when_raised(client, clinician_a
     body = r.content.decode()
     assert "Observed</th>" in body and "Raised</th>" not in body
     for on in aged_alerts.values():
-        assert f'<time datetime="{on:%Y-%m-%d}">{on:%Y-%m-%d}</time>' in body
+        assert f'<time datetime="{on:%Y-%m-%d}">{on.day} {on:%b %Y}</time>' in body
     assert "raised " in body
 
 
@@ -251,6 +251,6 @@ def test_panel_orders_by_observed_date_and_shows_it(clinician_a, patient_a, aged
     )
     first = aged_alerts[10]
     assert (
-        f'observed <time class="nowrap" datetime="{first:%Y-%m-%d}">{first:%Y-%m-%d}</time>' in html
+        f'observed <time class="nowrap" datetime="{first:%Y-%m-%d}">{first.day} {first:%b %Y}</time>' in html
         and "(raised " in html
     )

@@ -70,7 +70,7 @@ def test_overlapping_course_of_the_same_drug_is_refused(clinician_a, patient_a):
             dose_unit="mg/day",
             by=clinician_a,
         )
-    assert "Overlaps the Metformin course from 2020-01-01 (ongoing)" in exc.value.message_dict["start_date"][0]
+    assert "Overlaps the Metformin course from 1 Jan 2020 (ongoing)" in exc.value.message_dict["start_date"][0]
     assert (TreatmentCourse.objects.count(), AuditEvent.objects.count()) == (n_courses, n_audit)
     # another drug on the same dates is fine; so is the same drug after the first stops
     services.course_start(
