@@ -33,6 +33,17 @@ from registry.models import (
 admin.site.site_header = "Lipodystrophy registry administration"
 admin.site.site_title = "Registry admin"
 
+_staff_permission = admin.site.has_permission
+
+
+def _admin_permission(request) -> bool:
+    """Staff who are researchers only get no admin at all: their registry is the cohort
+    dashboard and de-identified exports, whatever the staff flag says."""
+    return _staff_permission(request) and not access.scope_for(request.user).is_researcher_only
+
+
+admin.site.has_permission = _admin_permission
+
 
 manages_registry = access.manages_registry
 lead_site_ids = access.lead_site_ids

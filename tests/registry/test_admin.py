@@ -52,23 +52,10 @@ def test_identity_inline_for_clinical_roles_only(client, clinician_a, researcher
     page = client.get(reverse("admin:registry_patient_change", args=[patient_a.pk])).content.decode()
     assert patient_a.identity.family_name in page and patient_a.identity.mrn in page
 
+    # A researcher has no admin at all, staff flag or not (the login page, no record).
     client.force_login(staff(researcher_a))
     response = client.get(reverse("admin:registry_patient_change", args=[patient_a.pk]))
-    assert response.status_code == 200  # consenting patient, pseudonymous view
-    page = response.content.decode()
-    assert patient_a.identity.family_name not in page and patient_a.identity.mrn not in page
-    # no name search for researchers: searching a name finds nothing
-    response = client.get(reverse("admin:registry_patient_changelist"), {"q": patient_a.identity.family_name})
-    assert list(response.context["cl"].queryset) == []
-
-
-def test_researcher_sees_only_consenting_patients(client, researcher_a, site_a, clinician_a, patient_a):
-    from tests.factories import make_patient
-
-    make_patient(site=site_a, by=clinician_a, research_consent=False)
-    client.force_login(staff(researcher_a))
-    response = client.get(reverse("admin:registry_patient_changelist"))
-    assert list(response.context["cl"].queryset) == [patient_a]
+    assert response.status_code == 302 and response["Location"].startswith(reverse("admin:login"))
 
 
 def test_patient_records_are_read_only_for_everyone(client, registry_admin, patient_a, lab_a):
@@ -126,3 +113,14 @@ def test_admin_list_query_count_does_not_grow_with_rows(client, clinician_a, sit
     with django_assert_num_queries(12):
         response = client.get(reverse("admin:registry_patient_changelist"))
     assert response.context["cl"].result_count == 5
+
+
+@pytest.mark.django_db
+def test_researcher_gets_no_admin_even_as_staff(client, site_a):
+    from tests.factories import make_user
+
+    researcher = make_user("staff_researcher", site=site_a, role="researcher", is_staff=True)
+    client.force_login(researcher)
+    resp = client.get("/admin/")
+    assert resp.status_code == 302 and "/admin/login/" in resp["Location"]
+    assert client.get("/admin/registry/patient/").status_code == 302

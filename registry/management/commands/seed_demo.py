@@ -85,7 +85,7 @@ class Command(BaseCommand):
                     last_name=u.last_name,
                     unit_system=u.unit_system,
                     email=f"{u.username}@demo.invalid",
-                    is_staff=True,
+                    is_staff=u.role != "researcher",  # researchers have no admin
                     is_superuser=u.role == "superuser",
                 )
                 validate_password(demo.DEMO_PASSWORD, user)
