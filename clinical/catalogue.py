@@ -1158,3 +1158,8 @@ LIPODYSTROPHY_PANEL = ("triglycerides", "hba1c", "glucose", "alt", "ast", "lepti
 # the visit form asks for a confirmation. Adult = this age or older at the visit.
 HEIGHT_CONFIRM_CM = Decimal(5)
 ADULT_AGE_YEARS = 18
+
+# An alert raised on evidence older than this (days between the evidence's date and the
+# day the alert was raised) is "historic": back-entered history, not news. It is shown on
+# the chart and in the API but kept out of the worklist and the header count.
+HISTORIC_EVIDENCE_DAYS = 180

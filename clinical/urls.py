@@ -10,6 +10,7 @@ urlpatterns = [
     path("patients/", patients.patient_list, name="patient-list"),
     path("alerts/", alerts.alert_worklist, name="alert-worklist"),
     path("alerts/<uuid:public_id>/acknowledge/", alerts.alert_acknowledge, name="alert-acknowledge"),
+    path("alerts/<uuid:public_id>/reopen/", alerts.alert_reopen, name="alert-reopen"),
     path("imports/labs/", imports.lab_import_upload, name="lab-import"),
     path("imports/labs/template.csv", imports.lab_import_template, name="lab-import-template"),
     path("imports/labs/<uuid:import_id>/", imports.lab_import_preview, name="lab-import-preview"),

@@ -19,6 +19,12 @@ def registry_context(request):
 
         return open_critical_alert_count(user=user)
 
+    def alert_counts() -> dict[str, int]:
+        from clinical.selectors.alert_groups import header_alert_counts
+
+        n, critical = header_alert_counts(user=user)
+        return {"open": n, "critical": critical}
+
     return {
         "user_sites": access.sites_for_user(user),
         "user_is_researcher_only": scope.is_researcher_only,
@@ -28,6 +34,12 @@ def registry_context(request):
         "user_critical_alerts": 0
         if getattr(request, "two_factor_pending", False)
         else SimpleLazyObject(critical_count),
+        # Open alerts (historic ones left out) and how many are critical: one query, only
+        # for roles that may open the worklist (researchers see no alert link).
+        "user_can_see_alerts": not scope.is_researcher_only,
+        "user_alert_counts": {"open": 0, "critical": 0}
+        if getattr(request, "two_factor_pending", False)
+        else SimpleLazyObject(alert_counts),
         "unit_systems": [
             (catalogue.CONVENTIONAL, "Conventional"),
             (catalogue.SI, "SI"),

@@ -83,8 +83,8 @@ def pages(h) -> dict[str, str]:
         "lab edit": reverse("lab-edit", args=[h["lab"].public_id]),
         "dose new": reverse("dose-new", args=[h["course"].public_id]),
         "consent": reverse("patient-consent", args=[p]),
-        "alerts": reverse("alert-worklist"),
-        "alerts acknowledged": reverse("alert-worklist") + "?status=acknowledged",
+        "alerts": reverse("alert-worklist") + "?historic=1",  # 2024 evidence: historic today
+        "alerts acknowledged": reverse("alert-worklist") + "?status=acknowledged&historic=1",
         "import upload": reverse("lab-import"),
         "import preview": reverse("lab-import-preview", args=[h["import"].public_id]),
         "tokens": "/profile/tokens/",

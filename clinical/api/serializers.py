@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from clinical import catalogue, flags, formatting
 from clinical.alerts import render_alert_message
+from clinical.historic import alert_is_historic
 from clinical.models import InjectionSiteFinding, LiverUltrasound, StopReason
 from registry.api.serializers import NumberField, StrictSerializer
 
@@ -276,9 +277,15 @@ class AlertSerializer(serializers.Serializer):
     acknowledged_at = serializers.DateTimeField(allow_null=True)
     acknowledge_note = serializers.CharField(allow_blank=True)
     resolved_at = serializers.DateTimeField(allow_null=True)
+    historic = serializers.SerializerMethodField(
+        help_text="Raised on evidence more than 180 days older than the day it was raised (left out of the worklist)."
+    )
     lab = serializers.SerializerMethodField()
     course = serializers.SerializerMethodField()
     visit = serializers.SerializerMethodField()
+
+    def get_historic(self, alert) -> bool:
+        return alert_is_historic(alert)
 
     def get_message(self, alert) -> str:
         if not alert.params:

@@ -32,10 +32,12 @@ class WorklistFilters:
     rule: str = ""
     site: str = ""  # site code
     observed: str = ""  # a key of OBSERVED_WITHIN
+    status: str = AlertStatus.OPEN  # open, or acknowledged (who, when, note; reopen)
+    historic: bool = False  # include alerts raised on evidence long past
 
     @property
     def active(self) -> bool:
-        return bool(self.severity or self.rule or self.site or self.observed)
+        return bool(self.severity or self.rule or self.site or self.observed or self.historic)
 
     @classmethod
     def from_query(cls, params) -> WorklistFilters:
@@ -43,7 +45,10 @@ class WorklistFilters:
         severity = params.get("severity", "")
         rule = params.get("rule", "")
         observed = params.get("observed", "")
+        status = params.get("status", "")
         return cls(
+            status=AlertStatus.ACKNOWLEDGED if status == AlertStatus.ACKNOWLEDGED else AlertStatus.OPEN,
+            historic=params.get("historic") == "1",
             observed=observed if observed in OBSERVED_WITHIN else "",
             severity=severity if severity in Severity.values else "",
             rule=rule if rule in rules.RULES else "",
@@ -52,9 +57,14 @@ class WorklistFilters:
 
 
 def alert_worklist(*, user, filters: WorklistFilters | None = None, today: dt.date | None = None) -> QuerySet[Alert]:
-    """Open alerts of the user's patients, most severe first, then newest evidence."""
+    """Open (or acknowledged) alerts of the user's patients, most severe first, then
+    newest evidence; historic ones only when asked for."""
+    from clinical.selectors.alert_groups import not_historic
+
     f = filters or WorklistFilters()
-    qs = access.alerts_for_user(user).filter(status=AlertStatus.OPEN)
+    qs = access.alerts_for_user(user).filter(status=f.status)
+    if not f.historic:
+        qs = not_historic(qs)
     if f.severity:
         qs = qs.filter(severity=f.severity)
     if f.rule:
@@ -65,7 +75,7 @@ def alert_worklist(*, user, filters: WorklistFilters | None = None, today: dt.da
     if days is not None:
         since = (today or timezone.localdate()) - dt.timedelta(days=days)
         qs = qs.filter(observed_on__gte=since)
-    related = ["patient", "patient__home_site", "lab_result", "course", "dose_change", "visit"]
+    related = ["patient", "patient__home_site", "lab_result", "course", "dose_change", "visit", "acknowledged_by"]
     if access.can_see_identity(user):
         related.append("patient__identity")
     return qs.select_related(*related).order_by(*ORDER)

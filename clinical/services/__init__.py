@@ -11,7 +11,7 @@ shared :mod:`registry.writekit`.
 
 from __future__ import annotations
 
-from clinical.services.alerts import ACK_FIELDS, alert_acknowledge
+from clinical.services.alerts import ACK_FIELDS, alert_acknowledge, alert_reopen
 from clinical.services.labs import (
     CANONICAL_QUANTUM,
     LAB_EDITABLE,
@@ -51,6 +51,7 @@ __all__ = [
     "LabEntry",
     "ValidatedLab",
     "alert_acknowledge",
+    "alert_reopen",
     "course_start",
     "course_stop",
     "dose_change_record",

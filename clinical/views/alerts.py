@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from clinical import selectors, services
 from clinical.alerts import RULE_CHOICES
 from clinical.models import Severity
+from clinical.selectors import alert_groups
 from clinical.views.common import query_keep
 from registry import access
 
@@ -28,15 +29,21 @@ def alert_worklist(request: HttpRequest) -> HttpResponse:
     if access.is_researcher_only(user):
         raise PermissionDenied("The alert worklist is for clinical roles.")
     filters = selectors.WorklistFilters.from_query(request.GET)
-    page = Paginator(selectors.alert_worklist(user=user, filters=filters), PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [
-        {
-            "alert": a,
-            "can_write": access.can_write(user, a.patient),
-            "show_identity": access.can_see_identity(user, a.patient),
-        }
-        for a in page.object_list
-    ]
+    alerts = selectors.alert_worklist(user=user, filters=filters)
+    # One row per patient and rule (count, latest value and date; the rest expand).
+    page = Paginator(alert_groups.group_keys(alerts), PAGE_SIZE).get_page(request.GET.get("page"))
+    groups = alert_groups.groups_for(alerts, list(page.object_list))
+    rows = []
+    for g in groups:
+        p = g.latest.patient
+        rows.append(
+            {
+                "group": g,
+                "alert": g.latest,
+                "can_write": access.can_write(user, p),
+                "show_identity": access.can_see_identity(user, p),
+            }
+        )
     return render(
         request,
         "clinical/alerts/worklist.html",
@@ -49,6 +56,7 @@ def alert_worklist(request: HttpRequest) -> HttpResponse:
             "rules": RULE_CHOICES,
             "sites": list(access.sites_for_user(user)),
             "observed_choices": [(k, label) for k, (label, _days) in selectors.OBSERVED_WITHIN.items()],
+            "alert_count": sum(len(g.alerts) for g in groups),
         },
     )
 
@@ -75,4 +83,21 @@ def alert_acknowledge(request: HttpRequest, public_id) -> HttpResponse:
                 messages.error(request, m)
         return HttpResponseRedirect(_next_url(request))
     messages.success(request, f"Alert acknowledged for {alert.patient.registry_code}.")
+    return HttpResponseRedirect(_next_url(request))
+
+
+@login_required
+@require_POST
+def alert_reopen(request: HttpRequest, public_id) -> HttpResponse:
+    alert = access.alert_for_user(request.user, public_id)
+    if not access.can_write(request.user, alert.patient):
+        raise PermissionDenied("You cannot reopen alerts of this patient.")
+    try:
+        alert = services.alert_reopen(alert=alert, by=request.user, reason=request.POST.get("reason", ""))
+    except ValidationError as exc:
+        for msgs in exc.message_dict.values():
+            for m in msgs:
+                messages.error(request, m)
+        return HttpResponseRedirect(_next_url(request))
+    messages.success(request, f"Alert reopened for {alert.patient.registry_code}.")
     return HttpResponseRedirect(_next_url(request))
