@@ -147,7 +147,11 @@ def message_lymphoma(p: Mapping[str, Any], u: str) -> str:
 
 def message_overdue(p: Mapping[str, Any], u: str) -> str:
     last = p.get("last") or {}
-    bits = [f"{_name(a)} (last {_date(last.get(a)) if last.get(a) else 'never'})" for a in p.get("missing", []) if a in catalogue.ANALYTES]
+    bits = [
+        f"{_name(a)} (last {_date(last.get(a)) if last.get(a) else 'never'})"
+        for a in p.get("missing", [])
+        if a in catalogue.ANALYTES
+    ]
     return f"Monitoring overdue on metreleptin: no {' and no '.join(bits)} in the last {p.get('days')} days."
 
 

@@ -174,3 +174,51 @@ def test_main_pages_have_no_serious_accessibility_violation(live_server, e2e_set
             found[path] = serious
     assert found == {}
     context.close()
+
+
+def test_worklist_groups_hides_historic_and_acknowledges_with_note_then_reopens(
+    live_server, e2e_settings, browser, clinic
+):
+    p, clin = clinic["patient"], clinic["clin"]
+    today = timezone.localdate()
+    make_lab(p, "1300", collected_on=today - dt.timedelta(days=5), by=clin)  # joins the TG_SEVERE group
+    make_lab(p, "1500", collected_on=dt.date(2018, 3, 1), by=clin)  # back-entered history: historic
+    patient_evaluate(patient_id=p.pk)
+    context, page = new_page(browser, width=820)
+    sign_in(page, live_server.url, "clin_a")
+    header = page.locator(".alerts-link").inner_text()
+    assert "2 open" in header and "2 critical" in header  # historic ones left out
+    page.locator(".alerts-link").click()
+    rows = page.locator("tr.alert-row")
+    assert rows.count() == 1
+    row = rows.first
+    assert "Severe hypertriglyceridaemia" in row.inner_text() and "2 alerts" in row.inner_text()
+    assert "1300 mg/dL" in row.inner_text()  # the latest value first
+    row.get_by_text("1 earlier").click()
+    assert "1200 mg/dL" in row.locator("details.group-more").inner_text()
+    page.get_by_label("Include historic").check()
+    page.get_by_role("button", name="Filter").click()
+    assert (
+        page.locator(".badge.historic").count() >= 1 and "3 alerts" in page.locator("tr.alert-row").first.inner_text()
+    )
+
+    # A critical alert is not acknowledged without a note.
+    page.goto(live_server.url + "/alerts/")
+    cell = page.locator("tr.alert-row").first.locator("td").last  # the latest alert of the group
+    note = cell.locator("input[name=note]")
+    cell.get_by_role("button", name="Acknowledge").click()
+    assert note.evaluate("el => el.validity.valueMissing") is True  # the browser stops it
+    note.fill("Fibrate started; recheck in 4 weeks")
+    cell.get_by_role("button", name="Acknowledge").click()
+    assert "Alert acknowledged" in page.locator(".messages").inner_text()
+
+    page.get_by_label("Status").select_option("acknowledged")
+    page.get_by_role("button", name="Filter").click()
+    acked = page.locator("tr.alert-row").first
+    assert "Ada Clinician" in acked.inner_text() and "Fibrate started; recheck in 4 weeks" in acked.inner_text()
+    acked.get_by_placeholder("Reason (required)").fill("TG still rising at recheck")
+    acked.get_by_role("button", name="Reopen").click()
+    assert "Alert reopened" in page.locator(".messages").inner_text()
+    page.goto(live_server.url + "/alerts/")
+    assert "2 alerts" in page.locator("tr.alert-row").first.inner_text()
+    context.close()
