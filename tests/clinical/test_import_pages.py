@@ -92,3 +92,16 @@ def test_after_confirming_the_raised_alerts_are_listed_with_links(client, clinic
     assert reverse("patient-chart", args=[patient_a.public_id]) + f"#alert-{raised[0].public_id}" in (
         resp.content.decode()
     )
+
+
+def test_command_skips_rows_identical_to_stored_results(tmp_path, clinician_a, patient_a, capsys):
+    from django.core.management import call_command
+
+    make_lab(patient=patient_a, value="5.2", unit="mmol/L", collected_on=dt.date(2024, 3, 1), by=clinician_a)
+    code = patient_a.registry_code
+    path = tmp_path / "dup.csv"
+    path.write_text(HEADER + f"{code},,triglycerides,5.2,mmol/L,2024-03-01,\r\n{code},,hba1c,7.1,%,2024-03-01,\r\n")
+    call_command("import_labs", str(path), "--user", clinician_a.username, "--skip-existing")
+    out = capsys.readouterr().out
+    assert "1 skipped" in out and "Imported 1 lab results" in out
+    assert LabResult.objects.filter(patient=patient_a).count() == 2

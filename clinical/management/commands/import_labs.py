@@ -15,6 +15,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from clinical import imports
 from clinical.services import lab_import
 from registry.models import User
 from registry.writekit import UploadTooLarge
@@ -28,6 +29,9 @@ class Command(BaseCommand):
         parser.add_argument("--user", required=True, help="Whose sites and name the import runs under")
         parser.add_argument("--dry-run", action="store_true", help="Check every row, import nothing")
         parser.add_argument("--max-errors", type=int, default=50, help="Row errors to print")
+        parser.add_argument(
+            "--skip-existing", action="store_true", help="Skip rows identical to stored results instead of refusing"
+        )
 
     def handle(self, *args, **opts):
         user = User.objects.filter(username=opts["user"], is_active=True).first()
@@ -45,6 +49,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
+        if opts["skip_existing"]:
+            plan = imports.lab_import_plan(record, user=user, skip_existing=True)
         for warning in plan.warnings:
             self.stderr.write(f"warning: {warning}")
         for error in plan.file_errors:
@@ -55,7 +61,7 @@ class Command(BaseCommand):
                 self.stderr.write(f"line {row.line}: {'; '.join(row.errors)}")
                 shown += 1
         self.stdout.write(
-            f"{plan.row_count} rows, {plan.error_count} with errors "
+            f"{plan.row_count} rows, {plan.error_count} with errors, {plan.skipped_count} skipped "
             f"(encoding {plan.encoding}, delimiter {plan.delimiter!r}), checked in {time.perf_counter() - started:.1f} s"
         )
         if not plan.ok:
@@ -68,7 +74,7 @@ class Command(BaseCommand):
             return
         started = time.perf_counter()
         try:
-            record, _ = lab_import.lab_import_confirm(lab_import=record, by=user)
+            record, _ = lab_import.lab_import_confirm(lab_import=record, by=user, skip_existing=opts["skip_existing"])
         except ValidationError as exc:
             self.stderr.write(" ".join(exc.messages))
             sys.exit(1)
