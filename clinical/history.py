@@ -63,7 +63,14 @@ LABELS = {
     "dose_unit": "Dose unit",
     "hgvs_p": "HGVS p.",
 }
-ACTION_WORDS = {"create": "Added", "update": "Changed", "delete": "Deleted", "view": "Viewed", "export": "Exported"}
+ACTION_WORDS = {
+    "create": "Added",
+    "update": "Changed",
+    "delete": "Deleted",
+    "view": "Viewed",
+    "export": "Exported",
+    "search": "Searched by name or MRN",
+}
 
 
 @dataclass(frozen=True)
@@ -330,7 +337,7 @@ def history_rows(
                 record=record_name(ev.model, record, norm),
                 record_type=record_types.get(type_of.get(ev.model, ""), ("Other", ()))[0],
                 changes=[]
-                if ev.action in ("view", "export")
+                if ev.action not in ("create", "update", "delete")
                 else field_changes(ev.model, norm, record=record, system=system, users=users, sites=sites),
                 reason="" if ev.action == "view" else ev.reason,
             )

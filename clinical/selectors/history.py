@@ -37,10 +37,9 @@ _RELATED = {"clinical.DoseChange": ("course",), "clinical.Skinfold": ("visit",)}
 def history_events(*, patient: Patient, views: bool, record_type: str = "", user_id: int | None = None):
     """Audit rows of one patient, newest first: changes, or (``views``) chart views only."""
     qs: QuerySet[AuditEvent] = AuditEvent.objects.filter(patient=patient).select_related("user")
-    if views:
-        qs = qs.filter(action__in=[AuditEvent.Action.VIEW, AuditEvent.Action.EXPORT])
-    else:
-        qs = qs.exclude(action__in=[AuditEvent.Action.VIEW, AuditEvent.Action.EXPORT])
+    changes = [AuditEvent.Action.CREATE, AuditEvent.Action.UPDATE, AuditEvent.Action.DELETE]
+    # views, downloads and identity searches are accesses, not changes: their own tab
+    qs = qs.exclude(action__in=changes) if views else qs.filter(action__in=changes)
     if record_type in RECORD_TYPES:
         qs = qs.filter(model__in=RECORD_TYPES[record_type][1])
     if user_id is not None:
