@@ -12,7 +12,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from clinical import catalogue
 from registry.api.base import ErrorSerializer, RegistryAPIView
 from registry.api.serializers import StrictSerializer
 from registry.exports import selectors, services, smallcell
@@ -30,8 +29,9 @@ class ExportCreateSerializer(StrictSerializer):
     sites = serializers.ListField(child=serializers.CharField(max_length=16), required=False, default=list,
                                   max_length=100, help_text="Site codes (default: all your sites)")  # fmt: skip
     subtypes = serializers.ListField(
-        child=serializers.ChoiceField(choices=catalogue.SUBTYPE_CHOICES), required=False, default=list, max_length=100
-    )
+        child=serializers.CharField(max_length=32), required=False, default=list, max_length=100,
+        help_text="Subtype codes, e.g. FPLD2 (see /api/v1/subtypes/); default: every subtype",
+    )  # fmt: skip
     vars()["from"] = serializers.DateField(required=False, allow_null=True, help_text="First record date")
     to = serializers.DateField(required=False, allow_null=True, help_text="Last record date")
     dates = serializers.ChoiceField(choices=DATE_MODES, required=False, default="shifted")

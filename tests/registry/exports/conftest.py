@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from clinical import alert_services, services
+from clinical import services
 from clinical.models import Alert
 from registry import services as registry_services
 from registry.exports.build import export_build
@@ -105,7 +105,7 @@ def cohort(site_a, site_b, clinician_a, clinician_b, django_capture_on_commit_ca
         _seed_patient(site_b, clinician_b, 1, canaries)
     for alert in Alert.objects.all():
         tag = alert.patient.identity.mrn.removesuffix("MRN")
-        alert_services.alert_acknowledge(alert=alert, by=clinician_a, note=f"{tag}ACKNOTE")
+        services.alert_acknowledge(alert=alert, by=clinician_a, note=f"{tag}ACKNOTE")
     return canaries
 
 
