@@ -41,6 +41,8 @@ def _query(serializer_class, request) -> dict:
 
 
 class LabList(RegistryAPIView):
+    create_sends_etag = True
+
     def get_cursor_ordering(self, request):
         if request.query_params.get("ordering") == "collected_on":
             return ("collected_on", "id")
@@ -88,6 +90,7 @@ class LabList(RegistryAPIView):
 
 class LabDetail(RegistryAPIView):
     sends_etag = True
+    if_match_optional = frozenset({"DELETE"})
 
     def _lab(self, patient, lab_id):
         return selectors.patient_lab(patient=patient, public_id=lab_id)
@@ -150,7 +153,8 @@ class LabDetail(RegistryAPIView):
     def delete(self, request, patient_id, lab_id):
         patient = self.patient(write=True)
         lab = self._lab(patient, lab_id)
-        version = expected_version(request) if request.headers.get("If-Match") else None
+        # Optional here, but an If-Match that is sent must name a version (even when blank).
+        version = expected_version(request) if "If-Match" in request.headers else None
         clinical_services.lab_result_delete(
             result=lab, by=request.user, reason=request.query_params.get("change_reason", ""), expected_version=version
         )
@@ -164,6 +168,7 @@ class LabDetail(RegistryAPIView):
 
 class VisitList(RegistryAPIView):
     cursor_ordering = ("-visit_date", "-id")
+    create_sends_etag = True
 
     @extend_schema(parameters=[PATIENT_ID], responses=serializers.VisitSerializer(many=True), tags=["visits"])
     def get(self, request, patient_id):
@@ -237,6 +242,7 @@ class VisitDetail(RegistryAPIView):
 
 class TreatmentList(RegistryAPIView):
     cursor_ordering = ("-start_date", "-id")
+    create_sends_etag = True
 
     @extend_schema(parameters=[PATIENT_ID], responses=serializers.TreatmentSerializer(many=True), tags=["treatments"])
     def get(self, request, patient_id):
@@ -301,6 +307,7 @@ class TreatmentDetail(RegistryAPIView):
 
 class DoseList(RegistryAPIView):
     cursor_ordering = ("effective_date", "id")
+    create_sends_etag = True
 
     def _course(self, patient, course_id):
         return selectors.patient_course(patient=patient, public_id=course_id, doses=False)
@@ -323,8 +330,11 @@ class DoseList(RegistryAPIView):
         course.patient = patient
         data = self.validated(serializers.DoseCreateSerializer)
         change = clinical_services.dose_change_record(course=course, by=request.user, **data)
-        return Response(
-            serializers.DoseSerializer(change, context={"request": request}).data, status=status.HTTP_201_CREATED
+        return with_etag(
+            Response(
+                serializers.DoseSerializer(change, context={"request": request}).data, status=status.HTTP_201_CREATED
+            ),
+            change,
         )
 
 
