@@ -17,7 +17,8 @@ COPY . .
 # Static files are collected into the image and served by whitenoise (hashed names).
 RUN DJANGO_SECRET_KEY=collectstatic-only DJANGO_DEBUG=0 python manage.py collectstatic --no-input \
     && useradd --create-home --uid 10001 registry \
-    && chown -R registry /app/staticfiles
+    && mkdir -p /app/var \
+    && chown -R registry /app/staticfiles /app/var
 
 USER registry
 EXPOSE 8000

@@ -341,3 +341,35 @@ def cohort_sites_for_user(user: User) -> QuerySet[Site]:
     if scope.all_sites or scope.is_researcher_only:
         return Site.objects.order_by("code")
     return Site.objects.filter(id__in=scope.clinical_site_ids).order_by("code")
+
+
+# --- research exports -------------------------------------------------------------------
+
+
+def export_sites_for_user(user: User | None) -> QuerySet[Site]:
+    """Sites whose de-identified data ``user`` may export: every site of theirs, any role.
+    ``None`` is the operator at the server's shell (the export command): every site."""
+    if user is None:
+        return Site.objects.all()
+    return sites_for_user(user)
+
+
+def export_patients_for_user(user: User | None, *, site_codes=()) -> QuerySet[Patient]:
+    """Patients an export of ``user`` may contain: those of the user's sites whose research
+    consent is in force now (a clinician's own patients without consent stay out too),
+    narrowed to ``site_codes`` when given. ``None`` is the operator at the server's shell:
+    every consenting patient."""
+    qs = Patient.objects.filter(research_consent=True)
+    if site_codes:
+        qs = qs.filter(home_site__code__in=list(site_codes))
+    if user is None:
+        return qs
+    scope = scope_for(user)
+    if scope.all_sites:
+        return qs
+    return qs.filter(home_site_id__in=scope.read_site_ids)
+
+
+def can_see_free_text(user: User, patient: Patient | None = None) -> bool:
+    """Free text (notes, reasons) may name people or places: clinical roles only, like identity."""
+    return can_see_identity(user, patient)

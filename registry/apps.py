@@ -11,3 +11,6 @@ class RegistryConfig(AppConfig):
         from registry import account_events
 
         account_events.connect_axes()
+        # The export tasks live below the app package, where Celery's autodiscovery does not
+        # look by default: register them with the app (the beat schedule names one).
+        from registry.exports import tasks  # noqa: F401

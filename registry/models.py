@@ -364,3 +364,6 @@ class ApiToken(models.Model):
     @staticmethod
     def hash_key(key: str) -> str:
         return hashlib.sha256(key.encode()).hexdigest()
+
+
+from registry.exports.models import ExportJob  # noqa: E402,F401  (registered with this app)

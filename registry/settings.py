@@ -143,6 +143,19 @@ else:
 DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
 if DATABASE_REPLICA_URL:
     DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60, conn_health_checks=True)
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}  # test runs read their own writes
+# Research exports read from the replica when there is one (registry/exports/router.py).
+DATABASE_ROUTERS = ["registry.exports.router.ExportReadRouter"]
+
+# --- research exports -------------------------------------------------------------------
+# Finished export files (outside the web root; served to their requester only).
+EXPORT_DIR = Path(env_str("EXPORT_DIR", str(BASE_DIR / "var" / "exports")))
+# Pseudonymisation keys per project: EXPORT_KEY_<PROJECT> or <EXPORT_KEY_DIR>/<project>.key.
+EXPORT_KEY_DIR = Path(env_str("EXPORT_KEY_DIR", str(BASE_DIR / "var" / "export-keys")))
+EXPORT_KEY_AUTOCREATE = env_bool("EXPORT_KEY_AUTOCREATE", True)
+EXPORT_LIFETIME_HOURS = env_int("EXPORT_LIFETIME_HOURS", 72)
+# PostgreSQL work_mem for an export's transaction: its sorts stay in memory (server side).
+EXPORT_WORK_MEM = env_str("EXPORT_WORK_MEM", "256MB")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -297,6 +310,10 @@ CELERY_BEAT_SCHEDULE = {
     "daily-monitoring-overdue": {
         "task": "clinical.tasks.check_monitoring_overdue",
         "schedule": crontab(hour=3, minute=0),
+    },
+    "expire-research-exports": {
+        "task": "registry.exports.tasks.exports_expire",
+        "schedule": 3600.0,
     },
 }
 

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from registry import token_views, views
+from registry.exports import views as export_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -22,5 +23,7 @@ urlpatterns = [
     path("patients/<uuid:public_id>/genetics/new/", views.genetic_new, name="genetic-new"),
     path("patients/<uuid:public_id>/phenotypes/new/", views.phenotype_new, name="phenotype-new"),
     path("patients/<uuid:public_id>/consent/", views.consent_page, name="patient-consent"),
+    path("exports/", export_views.export_page, name="exports"),
+    path("exports/<uuid:export_id>/", export_views.export_detail, name="export-detail"),
     path("", include("clinical.urls")),
 ]

@@ -18,6 +18,8 @@ from django.apps import apps
 
 from clinical import services
 from clinical.models import Alert, LabImport
+from registry.exports.cohort import ExportOptions
+from registry.exports.services import export_job_create
 from registry.tokens import token_issue
 from tests.factories import make_course, make_visit
 from tests.test_routes import ROUTES
@@ -49,6 +51,7 @@ def site_a_objects(patient_a, clinician_a, django_capture_on_commit_callbacks):
         sha256="0" * 64,
     )
     token, _key = token_issue(user=clinician_a, name="site A interface")
+    export = export_job_create(user=clinician_a, options=ExportOptions(format="csv"))
     return {
         "patient": patient_a.public_id,
         "visit": visit.public_id,
@@ -57,6 +60,7 @@ def site_a_objects(patient_a, clinician_a, django_capture_on_commit_callbacks):
         "alert": alert.public_id,
         "import": lab_import.public_id,
         "token": token.pk,
+        "export": export.public_id,
     }
 
 
@@ -71,6 +75,7 @@ def _kind(route: str, param: str) -> str:
         "alert_id": "alert",
         "import_id": "import",
         "token_id": "token",
+        "export_id": "export",
     }
     if param in named:
         return named[param]
@@ -97,7 +102,7 @@ def _counts() -> dict[str, int]:
         "registry.Patient", "registry.PatientIdentity", "registry.Diagnosis", "registry.GeneticFinding",
         "registry.PhenotypeObservation", "registry.Consent", "registry.AuditEvent", "registry.ApiToken",
         "clinical.Visit", "clinical.Skinfold", "clinical.LabResult", "clinical.TreatmentCourse",
-        "clinical.DoseChange", "clinical.Alert", "clinical.LabImport",
+        "clinical.DoseChange", "clinical.Alert", "clinical.LabImport", "registry.ExportJob",
     ]  # fmt: skip
     return {label: apps.get_model(label).objects.count() for label in labels}
 

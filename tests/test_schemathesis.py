@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from registry.exports.cohort import ExportOptions
+from registry.exports.services import export_job_create
 from registry.tokens import token_issue
 from tests import live
 from tests.factories import make_course, make_lab, make_patient, make_site, make_user, make_visit
@@ -61,6 +63,10 @@ def _seed() -> tuple[tuple[str, str], list[dict[str, str]]]:
         real_ids.append(_ids(patient, visit=visit, course=course))
     other_patient = make_patient(site=site_b, by=other, mrn="LIVEB1")
     real_ids.append(_ids(other_patient))
+    # Export jobs (built on commit, in-process here): the clinician's and the researcher's.
+    for user in (clinician, researcher):
+        job = export_job_create(user=user, options=ExportOptions(format="csv", k=2))
+        real_ids.append({"export_id": str(job.public_id)})
     return (token_issue(user=clinician)[1], token_issue(user=researcher)[1]), real_ids
 
 

@@ -11,6 +11,7 @@ from clinical import catalogue, flags, formatting
 from clinical.alerts import render_alert_message
 from clinical.historic import alert_is_historic
 from clinical.models import InjectionSiteFinding, LiverUltrasound, StopReason
+from registry.api.free_text import FreeTextMixin
 from registry.api.serializers import NumberField, StrictSerializer
 
 # --------------------------------------------------------------------------------------
@@ -119,7 +120,9 @@ class LabUpdateSerializer(StrictSerializer):
 # --------------------------------------------------------------------------------------
 
 
-class VisitSerializer(serializers.Serializer):
+class VisitSerializer(FreeTextMixin, serializers.Serializer):
+    free_text_fields = ("injection_site_notes", "notes")
+
     id = serializers.UUIDField(source="public_id")
     visit_date = serializers.DateField()
     site = serializers.CharField(source="site.code")
@@ -139,9 +142,9 @@ class VisitSerializer(serializers.Serializer):
     liver_stiffness_kpa = NumberField()
     liver_cap_dbm = serializers.IntegerField(allow_null=True)
     injection_site_finding = serializers.CharField(allow_blank=True)
-    injection_site_notes = serializers.CharField(allow_blank=True)
+    injection_site_notes = serializers.CharField(allow_blank=True, required=False, help_text="Clinical roles only")
     rotation_education_given = serializers.BooleanField()
-    notes = serializers.CharField(allow_blank=True)
+    notes = serializers.CharField(allow_blank=True, required=False, help_text="Clinical roles only")
     source = serializers.CharField()
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
@@ -197,16 +200,20 @@ class VisitUpdateSerializer(_VisitFields):
 # --------------------------------------------------------------------------------------
 
 
-class DoseSerializer(serializers.Serializer):
+class DoseSerializer(FreeTextMixin, serializers.Serializer):
+    free_text_fields = ("reason",)
+
     id = serializers.UUIDField(source="public_id")
     effective_date = serializers.DateField()
     dose = NumberField()
     dose_unit = serializers.CharField()
-    reason = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(allow_blank=True, required=False, help_text="Clinical roles only")
     created_at = serializers.DateTimeField()
 
 
-class TreatmentSerializer(serializers.Serializer):
+class TreatmentSerializer(FreeTextMixin, serializers.Serializer):
+    free_text_fields = ("notes",)
+
     id = serializers.UUIDField(source="public_id")
     drug = serializers.CharField()
     drug_name = serializers.SerializerMethodField()
@@ -214,7 +221,7 @@ class TreatmentSerializer(serializers.Serializer):
     end_date = serializers.DateField(allow_null=True)
     stop_reason = serializers.CharField(allow_blank=True)
     tapered = serializers.BooleanField()
-    notes = serializers.CharField(allow_blank=True)
+    notes = serializers.CharField(allow_blank=True, required=False, help_text="Clinical roles only")
     dose = NumberField(help_text="Current (latest) daily dose")
     dose_unit = serializers.CharField(allow_null=True)
     doses = DoseSerializer(many=True, help_text="Dose history, oldest first")
@@ -265,7 +272,9 @@ class DoseCreateSerializer(StrictSerializer):
 # --------------------------------------------------------------------------------------
 
 
-class AlertSerializer(serializers.Serializer):
+class AlertSerializer(FreeTextMixin, serializers.Serializer):
+    free_text_fields = ("acknowledge_note",)
+
     id = serializers.UUIDField(source="public_id")
     rule = serializers.CharField()
     severity = serializers.CharField()
@@ -275,7 +284,7 @@ class AlertSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     acknowledged_at = serializers.DateTimeField(allow_null=True)
-    acknowledge_note = serializers.CharField(allow_blank=True)
+    acknowledge_note = serializers.CharField(allow_blank=True, required=False, help_text="Clinical roles only")
     resolved_at = serializers.DateTimeField(allow_null=True)
     historic = serializers.SerializerMethodField(
         help_text="Raised on evidence more than 180 days older than the day it was raised (left out of the worklist)."

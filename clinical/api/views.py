@@ -187,7 +187,12 @@ class VisitList(RegistryAPIView):
         labs = [clinical_services.LabEntry(**entry) for entry in data.pop("labs", [])]
         visit = clinical_services.visit_record(patient=patient, by=request.user, labs=labs, source=Source.API, **data)
         visit = selectors.patient_visit(patient=patient, public_id=visit.public_id)
-        return with_etag(Response(serializers.VisitSerializer(visit).data, status=status.HTTP_201_CREATED), visit)
+        return with_etag(
+            Response(
+                serializers.VisitSerializer(visit, context={"request": request}).data, status=status.HTTP_201_CREATED
+            ),
+            visit,
+        )
 
 
 class VisitDetail(RegistryAPIView):
@@ -199,7 +204,7 @@ class VisitDetail(RegistryAPIView):
     @extend_schema(parameters=[PATIENT_ID], responses=serializers.VisitSerializer, tags=["visits"])
     def get(self, request, patient_id, visit_id):
         visit = self._visit(self.patient(), visit_id)
-        return with_etag(Response(serializers.VisitSerializer(visit).data), visit)
+        return with_etag(Response(serializers.VisitSerializer(visit, context={"request": request}).data), visit)
 
     def _update(self, request, visit_id, partial):
         patient = self.patient(write=True)
@@ -209,7 +214,7 @@ class VisitDetail(RegistryAPIView):
         reason = data.pop("change_reason", "")
         clinical_services.visit_update(visit=visit, by=request.user, reason=reason, expected_version=version, **data)
         visit = self._visit(patient, visit_id)
-        return with_etag(Response(serializers.VisitSerializer(visit).data), visit)
+        return with_etag(Response(serializers.VisitSerializer(visit, context={"request": request}).data), visit)
 
     @extend_schema(
         parameters=[PATIENT_ID],
@@ -255,7 +260,13 @@ class TreatmentList(RegistryAPIView):
         data = self.validated(serializers.TreatmentCreateSerializer)
         course = clinical_services.course_start(patient=patient, by=request.user, source=Source.API, **data)
         course = selectors.patient_course(patient=patient, public_id=course.public_id)
-        return with_etag(Response(serializers.TreatmentSerializer(course).data, status=status.HTTP_201_CREATED), course)
+        return with_etag(
+            Response(
+                serializers.TreatmentSerializer(course, context={"request": request}).data,
+                status=status.HTTP_201_CREATED,
+            ),
+            course,
+        )
 
 
 class TreatmentDetail(RegistryAPIView):
@@ -267,7 +278,7 @@ class TreatmentDetail(RegistryAPIView):
     @extend_schema(parameters=[PATIENT_ID], responses=serializers.TreatmentSerializer, tags=["treatments"])
     def get(self, request, patient_id, course_id):
         course = self._course(self.patient(), course_id)
-        return with_etag(Response(serializers.TreatmentSerializer(course).data), course)
+        return with_etag(Response(serializers.TreatmentSerializer(course, context={"request": request}).data), course)
 
     @extend_schema(
         parameters=[PATIENT_ID],
@@ -291,7 +302,7 @@ class TreatmentDetail(RegistryAPIView):
             reason=data["change_reason"],
         )
         course = self._course(patient, course_id)
-        return with_etag(Response(serializers.TreatmentSerializer(course).data), course)
+        return with_etag(Response(serializers.TreatmentSerializer(course, context={"request": request}).data), course)
 
 
 class DoseList(RegistryAPIView):
@@ -319,7 +330,12 @@ class DoseList(RegistryAPIView):
         course.patient = patient
         data = self.validated(serializers.DoseCreateSerializer)
         change = clinical_services.dose_change_record(course=course, by=request.user, **data)
-        return with_etag(Response(serializers.DoseSerializer(change).data, status=status.HTTP_201_CREATED), change)
+        return with_etag(
+            Response(
+                serializers.DoseSerializer(change, context={"request": request}).data, status=status.HTTP_201_CREATED
+            ),
+            change,
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -355,7 +371,9 @@ class AlertAcknowledge(RegistryAPIView):
         data = self.validated(serializers.AlertAcknowledgeSerializer)
         clinical_services.alert_acknowledge(alert=alert, by=request.user, note=data.get("note", ""))
         alert = selectors.patient_alert(patient=patient, public_id=alert_id)
-        return Response(serializers.AlertSerializer(alert, context={"units": request.user.unit_system}).data)
+        return Response(
+            serializers.AlertSerializer(alert, context={"request": request, "units": request.user.unit_system}).data
+        )
 
 
 class TrendList(RegistryAPIView):

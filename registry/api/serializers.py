@@ -12,6 +12,7 @@ from rest_framework import serializers
 from clinical import catalogue
 from registry import access
 from registry.api.fields import IdentityTextField
+from registry.api.free_text import FreeTextMixin
 from registry.models import AcmgClass, DiagnosisBasis, Sex, VitalStatus, Zygosity
 
 IDENTITY_FIELDS = ("family_name", "given_name", "birth_date", "mrn", "phone", "email")
@@ -140,14 +141,16 @@ class PatientSerializer(serializers.Serializer):
         return super().to_representation(patient)
 
 
-class DiagnosisSerializer(serializers.Serializer):
+class DiagnosisSerializer(FreeTextMixin, serializers.Serializer):
+    free_text_fields = ("notes",)
+
     id = serializers.UUIDField(source="public_id")
     subtype = serializers.CharField()
     subtype_name = serializers.SerializerMethodField()
     basis = serializers.CharField()
     onset_date = serializers.DateField(allow_null=True)
     diagnosis_date = serializers.DateField(allow_null=True)
-    notes = serializers.CharField(allow_blank=True)
+    notes = serializers.CharField(allow_blank=True, required=False, help_text="Clinical roles only")
     created_at = serializers.DateTimeField()
 
     def get_subtype_name(self, dx) -> str:

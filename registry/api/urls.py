@@ -10,6 +10,7 @@ from rest_framework.renderers import JSONRenderer
 
 from registry.api import views
 from registry.api.base import HasRegistryAccess
+from registry.exports import api as export_api
 
 
 class DocsView(SpectacularSwaggerSplitView):
@@ -32,6 +33,9 @@ v1 = [
     path("analytes/", views.AnalyteList.as_view(), name="api-analytes"),
     path("drugs/", views.DrugList.as_view(), name="api-drugs"),
     path("subtypes/", views.SubtypeList.as_view(), name="api-subtypes"),
+    path("exports/", export_api.ExportList.as_view(), name="api-exports"),
+    path("exports/<uuid:export_id>/", export_api.ExportDetail.as_view(), name="api-export"),
+    path("exports/<uuid:export_id>/download/", export_api.ExportDownload.as_view(), name="api-export-download"),
     path("", include("clinical.api.urls")),
     # Anything else under /api/v1/ (including ids that are not UUIDs): a JSON 404.
     re_path(r"^", views.NotFound.as_view(), name="api-not-found"),

@@ -131,7 +131,9 @@ class DiagnosisList(RegistryAPIView):
         patient = self.patient(write=True)
         data = self.validated(serializers.DiagnosisCreateSerializer)
         dx = registry_services.diagnosis_add(patient=patient, by=request.user, **data)
-        return Response(serializers.DiagnosisSerializer(dx).data, status=status.HTTP_201_CREATED)
+        return Response(
+            serializers.DiagnosisSerializer(dx, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class GeneticFindingList(RegistryAPIView):
