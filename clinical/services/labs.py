@@ -22,6 +22,9 @@ from registry.writekit import actor, audit_created, check_date, check_version, r
 VALUE_DECIMALS = 6
 CANONICAL_QUANTUM = Decimal("1e-10")
 
+# The reference columns hold 12 digits before the decimal point (DecimalField 18, 6).
+REFERENCE_LIMIT_CEILING = Decimal(10) ** 12
+
 
 @dataclass(frozen=True)
 class ValidatedLab:
@@ -65,6 +68,8 @@ def lab_validate(
     for name, ref in (("reference_low", ref_low), ("reference_high", ref_high)):
         if ref is not None and ref < 0:
             errors.setdefault(name, []).append("A reference limit cannot be negative.")
+        elif ref is not None and ref >= REFERENCE_LIMIT_CEILING:
+            errors.setdefault(name, []).append("A reference limit must be below 1000000000000.")
     check_date(
         errors,
         "collected_on",

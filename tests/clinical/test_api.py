@@ -277,3 +277,21 @@ def test_trends_return_rule_fields_and_response_class(
     assert tg["latest_value"] == 4 and tg["baseline_value"] == 10
     assert body["courses"] and "response_class" in body["courses"][0]
     assert api_a.get(f"/api/v1/patients/{patient_b.public_id}/trends/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_reference_limit_too_large_to_store_is_a_400_on_create_and_patch(api_a, patient_a, clinician_a):
+    """A huge reference limit (found by schemathesis: 4e283) is a field error, never a 500."""
+    huge = 4.007025313149119e283
+    body = {"analyte": "glucose", "value": 5, "unit": "mmol/L", "collected_on": "2024-01-02", "reference_low": huge}
+    response = api_a.post(lab_url(patient_a), body, format="json")
+    assert response.status_code == 400
+    assert "reference_low" in response.json()["errors"]
+    lab = make_lab(patient=patient_a, analyte="glucose", value=5, unit="mmol/L", by=clinician_a)
+    response = api_a.patch(
+        lab_url(patient_a, lab), {"reference_low": huge, "change_reason": "typo"}, format="json", HTTP_IF_MATCH='"1"'
+    )
+    assert response.status_code == 400
+    assert "reference_low" in response.json()["errors"]
+    lab.refresh_from_db()
+    assert lab.reference_low is None and lab.version == 1
