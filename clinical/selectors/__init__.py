@@ -25,6 +25,7 @@ from clinical.selectors.patients import (
     patient_rows,
 )
 from clinical.selectors.records import (
+    course_dose,
     course_doses,
     patient_course,
     patient_courses,
@@ -50,6 +51,7 @@ __all__ = [
     "WorklistFilters",
     "alert_list",
     "alert_worklist",
+    "course_dose",
     "course_doses",
     "course_rows",
     "latest_labs",

@@ -26,14 +26,13 @@ def alert_title(alert) -> str:
 @register.simple_tag
 def alert_evidence(alert, can_write=False) -> dict:
     """(label, url) of the row the alert points at; the chart for patient-level alerts.
-    Lab results and visits open their edit page for writers (to check or correct the
-    value), the chart section otherwise."""
+    A lab result opens its read-only view (correcting it is one click further), a visit
+    or course its chart section. A deleted evidence row leaves the chart link."""
     chart = reverse("patient-chart", args=[alert.patient.public_id])
     if alert.lab_result_id and alert.lab_result is not None:
         r = alert.lab_result
         label = f"{catalogue.ANALYTES[r.analyte].name if r.analyte in catalogue.ANALYTES else r.analyte} result of {r.collected_on.isoformat()}"
-        url = reverse("lab-edit", args=[r.public_id]) if can_write else f"{chart}#labs-title"
-        return {"label": label, "url": url}
+        return {"label": label, "url": reverse("lab-detail", args=[r.public_id])}
     if alert.dose_change_id and alert.dose_change is not None:
         return {"label": f"dose from {alert.dose_change.effective_date.isoformat()}", "url": f"{chart}#tx-title"}
     if alert.course_id and alert.course is not None:
@@ -41,6 +40,5 @@ def alert_evidence(alert, can_write=False) -> dict:
         return {"label": f"{c.get_drug_display()} course from {c.start_date.isoformat()}", "url": f"{chart}#tx-title"}
     if alert.visit_id and alert.visit is not None:
         v = alert.visit
-        url = reverse("visit-edit", args=[v.public_id]) if can_write else f"{chart}#visits-title"
-        return {"label": f"visit of {v.visit_date.isoformat()}", "url": url}
+        return {"label": f"visit of {v.visit_date.isoformat()}", "url": f"{chart}#visits-title"}
     return {"label": "patient chart", "url": chart}

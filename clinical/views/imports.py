@@ -73,6 +73,7 @@ def lab_import_preview(request, import_id):
             hidden_ok=plan.row_count - len(rows),
             ok_count=plan.row_count - sum(1 for r in plan.rows if r.errors),
             can_confirm=plan.ok,
+            unit_suspect_count=plan.unit_suspect_count,
         )
     return render(request, "imports/preview.html", context)
 
@@ -83,7 +84,9 @@ def lab_import_confirm(request, import_id):
     _require_writer(request)
     record = access.lab_import_for_user(request.user, import_id)
     try:
-        record, _plan = lab_import.lab_import_confirm(lab_import=record, by=request.user)
+        record, _plan = lab_import.lab_import_confirm(
+            lab_import=record, by=request.user, confirm_unusual=request.POST.get("confirm_unusual") == "1"
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("lab-import-preview", import_id=record.public_id)

@@ -19,7 +19,9 @@ IDENTITY_FIELDS = ("family_name", "given_name", "birth_date", "mrn", "phone", "e
 
 @extend_schema_field(OpenApiTypes.NUMBER)
 class NumberField(serializers.Field):
-    """A number passed through as text: the service parses, limits and explains it."""
+    """A number passed to the service as it came: a JSON number stays a number (it is
+    unambiguous), a numeric string stays text that the one number parser reads under the
+    same rules as a form (``clinical.services.numbers``)."""
 
     default_error_messages = {"invalid": "A number is required."}
 
@@ -30,7 +32,9 @@ class NumberField(serializers.Field):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, (int, float, str, Decimal)):
             self.fail("invalid")
-        text = str(data).strip()
+        if not isinstance(data, str):
+            return data
+        text = data.strip()
         if len(text) > 40:
             self.fail("invalid")
         return text
