@@ -151,9 +151,17 @@ def test_json_types_are_not_coerced(clinician_a, patient_a):
     response = api.post(url, {"subtype": "APL", "notes": 0}, format="json")
     assert response.status_code == 400 and response.json()["errors"] == {"notes": ["Not a valid string."]}
     labs = f"/api/v1/patients/{patient_a.public_id}/labs/"
-    lab = {"analyte": "triglycerides", "value": "5.2", "unit": "mmol/L", "collected_on": "2024-03-01", "fasting": "yes"}
+    lab = {"analyte": "triglycerides", "value": True, "unit": "mmol/L", "collected_on": "2024-03-01", "fasting": "yes"}
     errors = api.post(labs, lab, format="json").json()["errors"]
-    assert errors == {"value": ["A number is required."], "fasting": ["Must be true or false."]}
+    assert errors == {
+        "value": ["A number is required (a JSON number, or a number as text)."],
+        "fasting": ["Must be true or false."],
+    }
+    # A number as text is declared (oneOf number/string) and read by the one number parser
+    # like a form's (RULES.md 5): "5,2" is 5.2, "1,250" is refused with what to type.
+    assert api.post(labs, {**lab, "value": "5,2", "fasting": True}, format="json").status_code == 201
+    ambiguous = api.post(labs, {**lab, "value": "1,250", "fasting": True, "collected_on": "2024-03-02"}, format="json")
+    assert ambiguous.status_code == 400 and "type 1250 or 1.25" in ambiguous.json()["errors"]["value"][0]
 
 
 def test_blank_change_reason_on_delete_is_refused_as_declared(clinician_a, patient_a):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -17,7 +16,16 @@ from registry.models import AcmgClass, DiagnosisBasis, Sex, VitalStatus, Zygosit
 IDENTITY_FIELDS = ("family_name", "given_name", "birth_date", "mrn", "phone", "email")
 
 
-@extend_schema_field(OpenApiTypes.NUMBER)
+# A JSON number, or a number typed as text (decimal comma accepted; the one parser of
+# clinical.services.numbers refuses ambiguous text with what to type instead).
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "number"},
+            {"type": "string", "maxLength": 40, "description": 'A number as typed, e.g. "5,6" or "1250"'},
+        ]
+    }
+)
 class NumberField(serializers.Field):
     """A number passed to the service as it came: a JSON number stays a number (it is
     unambiguous), a numeric string stays text that the one number parser reads under the
@@ -52,9 +60,9 @@ def _json_type_error(field: serializers.Field, value) -> str | None:
         return "Not a valid string."
     if isinstance(field, serializers.BooleanField) and not isinstance(value, bool):
         return "Must be true or false."
-    if isinstance(field, (NumberField, serializers.IntegerField)) and (
-        isinstance(value, bool) or not isinstance(value, (int, float))
-    ):
+    if isinstance(field, NumberField) and (isinstance(value, bool) or not isinstance(value, (int, float, str))):
+        return "A number is required (a JSON number, or a number as text)."
+    if isinstance(field, serializers.IntegerField) and (isinstance(value, bool) or not isinstance(value, (int, float))):
         return "A number is required."
     return None
 

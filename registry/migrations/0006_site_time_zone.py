@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0002_audit_chain_token_expiry'),
+        ('registry', '0005_mrn_key_unique'),
     ]
 
     operations = [
