@@ -284,6 +284,8 @@ class TreatmentStopSerializer(StrictSerializer):
 class TreatmentUpdateSerializer(StrictSerializer):
     """A correction of a course (or its stop): any of the fields, with the reason."""
 
+    patch_required = ("change_reason",)
+
     start_date = serializers.DateField(required=False)
     end_date = serializers.DateField(required=False, allow_null=True)
     stop_reason = serializers.ChoiceField(choices=StopReason.choices, required=False, allow_blank=True)
@@ -293,6 +295,8 @@ class TreatmentUpdateSerializer(StrictSerializer):
 
 
 class DoseUpdateSerializer(StrictSerializer):
+    patch_required = ("change_reason",)
+
     effective_date = serializers.DateField(required=False)
     dose = NumberField(allow_null=False, required=False)
     dose_unit = serializers.CharField(max_length=16, required=False)
