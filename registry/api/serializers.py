@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -16,16 +17,10 @@ from registry.models import AcmgClass, DiagnosisBasis, Sex, VitalStatus, Zygosit
 IDENTITY_FIELDS = ("family_name", "given_name", "birth_date", "mrn", "phone", "email")
 
 
-# A JSON number, or a number typed as text (decimal comma accepted; the one parser of
-# clinical.services.numbers refuses ambiguous text with what to type instead).
-@extend_schema_field(
-    {
-        "oneOf": [
-            {"type": "number"},
-            {"type": "string", "maxLength": 40, "description": 'A number as typed, e.g. "5,6" or "1250"'},
-        ]
-    }
-)
+# Declared as a number; a number typed as text is also read, by the one parser of
+# clinical.services.numbers under the rules of a form (RULES.md 5: decimal comma accepted,
+# ambiguous text refused with what to type instead).
+@extend_schema_field(OpenApiTypes.NUMBER)
 class NumberField(serializers.Field):
     """A number passed to the service as it came: a JSON number stays a number (it is
     unambiguous), a numeric string stays text that the one number parser reads under the
