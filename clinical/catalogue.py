@@ -79,6 +79,10 @@ class Analyte:
     decimals: Mapping[str, int] = field(default_factory=dict)  # display unit -> decimals
     loinc_si: tuple[str, ...] = ()  # LOINC codes for results reported in SI units
     fasting_reference_only: bool = False  # default range applies to fasting samples only
+    # The range for samples not known to be fasting (when the default is fasting-only).
+    non_fasting_reference: Range | None = None
+    # The default upper limit is "below" (< 1.7 mmol/L): a value exactly at it is high.
+    reference_high_exclusive: bool = False
     source: str = ""
 
     # -- units ---------------------------------------------------------------------
@@ -173,6 +177,7 @@ ANALYTES: dict[str, Analyte] = {
             display={CONVENTIONAL: "mg/dL", SI: "mmol/L"},
             hard_limits=Range(Decimal("0.05"), Decimal(340)),
             reference={"any": Range(None, Decimal("1.7"))},
+            reference_high_exclusive=True,  # "< 1.7 mmol/L": 1.7 itself is flagged H (RULES.md 5)
             decimals={"mg/dL": 0, "mmol/L": 2},
             loinc_si=("14927-8",),
             source="RULES.md 1; [S35][S36]",
@@ -228,6 +233,9 @@ ANALYTES: dict[str, Analyte] = {
             decimals={"mg/dL": 0, "mmol/L": 1},
             loinc_si=("14749-6",),
             fasting_reference_only=True,
+            # Not known to be fasting: upper 140 mg/dL (7.77 mmol/L with the catalogue's
+            # 0.0555), no lower default beyond the alert thresholds (RULES.md 5; ADA [S40]).
+            non_fasting_reference=Range(None, Decimal("7.77")),
             source="RULES.md 1; ADA [S40][S55]; 1558-6 = fasting glucose",
         ),
         Analyte(
@@ -374,6 +382,11 @@ ANALYTES: dict[str, Analyte] = {
 ANALYTE_CHOICES = [(a.code, a.name) for a in ANALYTES.values()]
 
 
+# LOINC codes whose meaning includes the fasting state: a result reported under one of
+# them is fasting whatever the file's fasting column leaves blank (RULES.md 5).
+FASTING_LOINC = frozenset({"1558-6"})  # Fasting glucose [Mass/volume] in Serum or Plasma
+
+
 def analyte_by_code_or_loinc(key: str) -> Analyte | None:
     """Analyte by its registry code (case-insensitive) or by any of its LOINC codes."""
     k = (key or "").strip()
@@ -422,6 +435,13 @@ THRESHOLDS: dict[str, Threshold] = {
             value=Decimal(1000),
             unit="mg/dL",
             source="Endocrine Society 2012 severe [S35]",
+        ),
+        Threshold(
+            code="HYPERGLYCEMIA_SEVERE",
+            analyte="glucose",
+            value=Decimal(600),
+            unit="mg/dL",
+            source="HHS threshold, ADA consensus on hyperglycaemic crises (Umpierrez 2024); RULES.md 2",
         ),
         Threshold(
             code="HYPOGLYCEMIA",
@@ -487,6 +507,14 @@ THRESHOLDS: dict[str, Threshold] = {
 # --------------------------------------------------------------------------------------
 
 DAYS_PER_MONTH = Decimal("30.44")
+# Unit slips (RULES.md 5): a value above UNIT_SUSPECT_X_ULN x the upper default limit in
+# the unit chosen, that would lie inside the default range read in another accepted unit
+# (for an upper-only range: between UNIT_SUSPECT_LOW_FRACTION and UNIT_SUSPECT_HIGH_X of
+# the limit), needs an explicit confirmation.
+UNIT_SUSPECT_X_ULN = Decimal(10)
+UNIT_SUSPECT_LOW_FRACTION = Decimal("0.25")
+UNIT_SUSPECT_HIGH_X = Decimal(2)
+
 BASELINE_WINDOW_DAYS = 90
 MONTH_WINDOWS = {3: 30, 6: 30, 12: 60}  # month -> +/- days
 SLOPE_WINDOW_DAYS = 730
@@ -541,7 +569,15 @@ DASHBOARD_LINES: dict[str, tuple[ReferenceLine, ...]] = {
 
 METRELEPTIN_MG_PER_ML = Decimal(5)
 METRELEPTIN_WEIGHT_CUTOFF_KG = Decimal(40)
-METRELEPTIN_HARD_MAX_MG_PER_KG = Decimal("0.30")  # above: refused as implausible (NIH max 0.24) [S53]
+# Above these a metreleptin dose is refused as impossible (a typing slip); anything
+# between the label maximum and these is recorded and raises METRELEPTIN_DOSE_ABOVE_MAX,
+# because refusing a real overdose would hide it (RULES.md 5, "Plausibility of doses";
+# the NIH studies' highest dose was 0.24 mg/kg/day [S53]).
+METRELEPTIN_HARD_MAX_MG_PER_KG = Decimal(1)
+METRELEPTIN_HARD_MAX_MG_PER_DAY = Decimal(40)
+# With no weight on or before a dose's date, the first weight this many days after it
+# stands in (RULES.md 5).
+METRELEPTIN_WEIGHT_FALLBACK_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -637,7 +673,7 @@ DRUGS: dict[str, Drug] = {
             name="Metreleptin",
             drug_class="leptin analogue",
             units=("mg/day",),
-            hard_max={},
+            hard_max={"mg/day": METRELEPTIN_HARD_MAX_MG_PER_DAY},
             per_kg_unit="mg/kg/day",
             codes={"NCIT": "C170171", "RxCUI": "1491629"},
             source="[S17][S25][S67]",

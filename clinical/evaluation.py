@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from clinical import alerts, catalogue, records, trends
+from clinical import alert_lifecycle, alerts, catalogue, records, trends
 from clinical.formatting import as_float
 from clinical.models import (
     Alert,
@@ -35,7 +35,7 @@ from clinical.models import (
     TrendSnapshot,
     Visit,
 )
-from registry.models import Patient
+from registry.models import Diagnosis, Patient, site_today
 
 # First key of the per-patient advisory lock (PostgreSQL), so that two evaluations of
 # one patient never interleave while writers are never blocked by an evaluation.
@@ -51,6 +51,7 @@ class EvaluationResult:
     reopened: int
     resolved: int
     flag_cleared: bool
+    withdrawn: int = 0
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class ChunkResult:
     reopened: int
     resolved: int
     flags_cleared: int
+    withdrawn: int = 0
 
 
 # Rows per INSERT/UPDATE statement, and patients per flag-clearing UPDATE (its WHERE is
@@ -93,10 +95,18 @@ def _canonical_uln(analyte: str, unit: str, high: Decimal | None) -> Decimal | N
 Ids = dict[str, dict[str, int]]
 
 
-def load_records(patients: list[dict[str, Any]], *, today: dt.date) -> dict[int, tuple[records.PatientRecord, Ids]]:
+def load_records(
+    patients: list[dict[str, Any]], *, today: dt.date | None
+) -> dict[int, tuple[records.PatientRecord, Ids]]:
     """Each patient's record as plain data, and public id -> pk per evidence kind
-    (4 queries for the whole chunk)."""
+    (5 queries for the whole chunk). ``today`` None: each patient's "today" is the date
+    in the time zone of their site (RULES.md 5)."""
     pids = [p["id"] for p in patients]
+    subtypes: dict[int, list[str]] = defaultdict(list)
+    for pid, code in (
+        Diagnosis.objects.filter(patient_id__in=pids).order_by("patient_id", "id").values_list("patient_id", "subtype")
+    ):
+        subtypes[pid].append(code)
     labs: dict[int, list[records.Lab]] = defaultdict(list)
     courses: dict[int, list[records.Course]] = defaultdict(list)
     weights: dict[int, list[records.Weight]] = defaultdict(list)
@@ -138,7 +148,8 @@ def load_records(patients: list[dict[str, Any]], *, today: dt.date) -> dict[int,
             records.PatientRecord(
                 sex=p["sex"],
                 subtype=p["primary_subtype"],
-                today=today,
+                subtypes=tuple(subtypes[p["id"]]),
+                today=today or site_today(p.get("home_site__time_zone")),
                 labs=tuple(labs[p["id"]]),
                 courses=tuple(courses[p["id"]]),
                 weights=tuple(weights[p["id"]]),
@@ -165,6 +176,9 @@ _ALERT_UPDATE_FIELDS = [
     "acknowledged_at",
     "acknowledged_by_id",
     "acknowledge_note",
+    "withdrawn_at",
+    "withdrawn_by_id",
+    "withdrawn_reason",
     "updated_at",
 ]
 
@@ -183,51 +197,6 @@ def _alert_fields(candidate: alerts.AlertCandidate, ids: Ids) -> dict[str, Any]:
         kind, key = evidence
         fields[_EVIDENCE_FIELD[kind]] = ids[kind].get(key)
     return fields
-
-
-@dataclass
-class _Counts:
-    created: int = 0
-    updated: int = 0
-    reopened: int = 0
-    resolved: int = 0
-
-
-def _plan_alerts(
-    pid: int, candidates: list[alerts.AlertCandidate], ids: Ids, existing: dict[tuple[str, str], Alert], now
-) -> tuple[list[Alert], list[Alert], _Counts]:
-    """The inserts and updates that bring one patient's alerts in line with ``candidates``."""
-    to_create, to_update = [], []
-    counts = _Counts()
-    wanted = set()
-    for c in candidates:
-        wanted.add((c.rule, c.subject_key))
-        fields = _alert_fields(c, ids)
-        row = existing.get((c.rule, c.subject_key))
-        if row is None:
-            to_create.append(Alert(patient_id=pid, rule=c.rule, subject_key=c.subject_key, **fields))
-            continue
-        changed = any(getattr(row, k) != v for k, v in fields.items())
-        if row.status == AlertStatus.RESOLVED and c.rule in alerts.STATE_RULES:
-            # The condition holds again: the same row reopens (unique per subject).
-            row.status, row.resolved_at = AlertStatus.OPEN, None
-            row.acknowledged_at, row.acknowledged_by_id, row.acknowledge_note = None, None, ""
-            counts.reopened += 1
-            changed = True
-        elif changed:
-            counts.updated += 1
-        if changed:
-            for k, v in fields.items():
-                setattr(row, k, v)
-            row.updated_at = now
-            to_update.append(row)
-    for key, row in existing.items():
-        if key not in wanted and row.rule in alerts.STATE_RULES and row.status != AlertStatus.RESOLVED:
-            row.status, row.resolved_at, row.updated_at = AlertStatus.RESOLVED, now, now
-            to_update.append(row)
-            counts.resolved += 1
-    counts.created = len(to_create)
-    return to_create, to_update, counts
 
 
 def _plan_trends(
@@ -273,13 +242,16 @@ def _plan_trends(
     hba1c, tg = record.series("hba1c"), record.series("triglycerides")
     responses = []
     for course in courses:
-        r = trends.course_response(hba1c=hba1c, triglycerides=tg, start=course.start_date)
+        r = trends.course_response(
+            hba1c=hba1c, triglycerides=tg, start=course.start_date, end=course.end_date, today=record.today
+        )
         responses.append(
             CourseResponse(
                 course_id=ids["course"][course.key],
                 response_class=r.response_class,
                 hba1c_change=as_float(r.hba1c_change),
                 tg_percent_change=as_float(r.tg_percent_change),
+                provisional=r.provisional,
                 computed_at=now,
             )
         )
@@ -309,7 +281,6 @@ def _clear_flags(seen_dirty: dict[int, dt.datetime | None], now) -> set[int]:
 
 def _evaluate(patient_ids: list[int], today: dt.date | None) -> dict[int, EvaluationResult]:
     now = timezone.now()
-    today = today or timezone.localdate()
     pids = sorted({int(i) for i in patient_ids})
     if not pids:
         return {}
@@ -318,7 +289,7 @@ def _evaluate(patient_ids: list[int], today: dt.date | None) -> dict[int, Evalua
         patients = list(
             Patient.objects.filter(pk__in=pids)
             .order_by("id")
-            .values("id", "sex", "primary_subtype", "dirty_since", "needs_evaluation")
+            .values("id", "sex", "primary_subtype", "dirty_since", "needs_evaluation", "home_site__time_zone")
         )
         if not patients:
             return {}
@@ -331,15 +302,21 @@ def _evaluate(patient_ids: list[int], today: dt.date | None) -> dict[int, Evalua
         to_update: list[Alert] = []
         snapshots: list[TrendSnapshot] = []
         responses: list[CourseResponse] = []
-        counts: dict[int, _Counts] = {}
+        counts: dict[int, alert_lifecycle.Plan] = {}
+        withdrawn: list[Alert] = []
         for pid in found:
             record, ids = loaded[pid]
-            create, update, counts[pid] = _plan_alerts(pid, alerts.evaluate_alerts(record), ids, existing[pid], now)
-            to_create += create
-            to_update += update
+            plan = alert_lifecycle.plan_alerts(
+                pid, alerts.evaluate_alerts(record), lambda c, ids=ids: _alert_fields(c, ids), existing[pid], now
+            )
+            counts[pid] = plan
+            to_create += plan.create
+            to_update += plan.update
+            withdrawn += plan.withdraw
             snaps, resps = _plan_trends(pid, record, ids, now)
             snapshots += snaps
             responses += resps
+        alert_lifecycle.withdrawal_reasons(withdrawn, today or timezone.localdate())
         Alert.objects.bulk_create(to_create, ignore_conflicts=True, batch_size=WRITE_BATCH)
         if to_update:
             Alert.objects.bulk_update(to_update, _ALERT_UPDATE_FIELDS, batch_size=WRITE_BATCH)
@@ -357,6 +334,7 @@ def _evaluate(patient_ids: list[int], today: dt.date | None) -> dict[int, Evalua
             counts[pid].reopened,
             counts[pid].resolved,
             pid in cleared,
+            len(counts[pid].withdraw),
         )
         for pid in found
     }
@@ -374,6 +352,7 @@ def patients_evaluate(*, patient_ids: list[int], today: dt.date | None = None) -
         reopened=sum(r.reopened for r in results),
         resolved=sum(r.resolved for r in results),
         flags_cleared=sum(r.flag_cleared for r in results),
+        withdrawn=sum(r.withdrawn for r in results),
     )
 
 
@@ -405,7 +384,11 @@ def all_patient_ids() -> Iterator[int]:
 def monitoring_patient_ids(today: dt.date) -> list[int]:
     """Patients the daily MONITORING_OVERDUE check must look at: an active metreleptin
     course today, or an unresolved MONITORING_OVERDUE alert (so it can resolve)."""
-    active = TreatmentCourse.objects.filter(drug="metreleptin").active_on(today)
+    # Each patient's "today" is their site's date (up to a day either side of ``today``):
+    # pick every course that may be active on it; the evaluation applies the site's date.
+    active = TreatmentCourse.objects.filter(drug="metreleptin", start_date__lte=today + dt.timedelta(days=1)).filter(
+        Q(end_date__isnull=True) | Q(end_date__gte=today - dt.timedelta(days=1))
+    )
     open_alerts = Alert.objects.filter(rule="MONITORING_OVERDUE").exclude(status=AlertStatus.RESOLVED)
     ids = set(active.values_list("patient_id", flat=True)) | set(open_alerts.values_list("patient_id", flat=True))
     return sorted(ids)

@@ -23,7 +23,11 @@ FLAG_LABELS = {LOW: "Low", HIGH: "High", CRITICAL: "Critical", NORMAL: ""}
 
 # Single-value critical rules: (threshold code, direction). The numbers live in
 # catalogue.THRESHOLDS; "high" fires at >= the threshold, "low" below it (RULES.md 2).
-CRITICAL_RULES: tuple[tuple[str, str], ...] = (("TG_SEVERE", "high"), ("HYPOGLYCEMIA", "low"))
+CRITICAL_RULES: tuple[tuple[str, str], ...] = (
+    ("TG_SEVERE", "high"),
+    ("HYPOGLYCEMIA", "low"),
+    ("HYPERGLYCEMIA_SEVERE", "high"),  # fasting or not: flagged critical whatever the state
+)
 
 
 def _critical(analyte: str, canonical: Decimal) -> bool:
@@ -62,7 +66,7 @@ def reference_range(
         high = conv.to_canonical(Decimal(reference_high)) if reference_high is not None else None
         return catalogue.Range(low, high)
     if info.fasting_reference_only and fasting is not True:
-        return None
+        return info.non_fasting_reference
     return info.default_reference(sex)
 
 
@@ -92,7 +96,9 @@ def lab_flag(
         return NORMAL
     if rng.low is not None and value < rng.low:
         return LOW
-    if rng.high is not None and value > rng.high:
+    lab_range = reference_low is not None or reference_high is not None
+    exclusive = catalogue.ANALYTES[analyte].reference_high_exclusive and not lab_range
+    if rng.high is not None and (value > rng.high or (exclusive and value == rng.high)):
         return HIGH
     return NORMAL
 

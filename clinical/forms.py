@@ -297,6 +297,31 @@ class CourseStopForm(A11yFormMixin, forms.Form):
     tapered = forms.BooleanField(label="Dose was tapered before stopping", required=False)
 
 
+class CourseEditForm(A11yFormMixin, ChangeFields):
+    """A correction of a course: dates, stop reason, taper, notes (reason required)."""
+
+    start_date = date_field("Start date")
+    end_date = date_field("End date (blank: ongoing)", required=False)
+    stop_reason = choice_field("Stop reason", [("", "-"), *StopReason.choices])
+    tapered = forms.BooleanField(label="Dose was tapered before stopping", required=False)
+    notes = forms.CharField(label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class DoseEditForm(A11yFormMixin, ChangeFields):
+    effective_date = date_field("Dose from")
+    dose = number_field("Daily dose", required=True)
+    dose_unit = forms.ChoiceField(label="Dose unit", choices=[(u, u) for u in catalogue.DOSE_UNITS])
+    reason = forms.CharField(label="Note on the dose", required=False, max_length=200)
+
+
+class RecordDeleteForm(A11yFormMixin, ChangeFields):
+    """Deleting a course or dose entered in error: the version and the reason."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["change_reason"].label = "Reason for deletion"
+
+
 def error_list(*forms_or_formsets, row_names: dict | None = None) -> list[tuple[str, str]]:
     """(input id, "Label: message") for the error summary at the top of a page."""
     out: list[tuple[str, str]] = []

@@ -26,7 +26,7 @@ from typing import NamedTuple
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from clinical import catalogue
+from clinical import catalogue, formatting, unit_slips
 from clinical.dates import human_date
 from clinical.models import LabImport, LabResult
 from clinical.services import lab_validate
@@ -83,6 +83,8 @@ class RowReport:
     errors: list[str] = field(default_factory=list)
     patient_id: int | None = None  # once resolved (for the identity hint of the preview)
     skipped: str = ""  # why the row is left out (identical to a stored result)
+    # A unit-suspect value (RULES.md 5): imported only after one confirmation for the file.
+    unit_suspect: str = ""
 
     @property
     def status(self) -> str:
@@ -127,13 +129,18 @@ class ImportPlan:
         return sum(1 for r in self.rows if r.skipped and not r.errors)
 
     @property
+    def unit_suspect_count(self) -> int:
+        return sum(1 for r in self.rows if r.unit_suspect and not r.errors and not r.skipped)
+
+    @property
     def ok(self) -> bool:
         return not self.file_errors and self.error_count == 0 and bool(self.labs)
 
     def report_rows(self, limit_ok: int = 200) -> list[RowReport]:
-        """Every row with an error, then up to ``limit_ok`` valid rows, in file order."""
-        errors = [r for r in self.rows if r.errors]
-        oks = [r for r in self.rows if not r.errors][:limit_ok]
+        """Every row with an error or a unit-suspect mark, then up to ``limit_ok`` other
+        valid rows, in file order."""
+        errors = [r for r in self.rows if r.errors or r.unit_suspect]
+        oks = [r for r in self.rows if not r.errors and not r.unit_suspect][:limit_ok]
         return sorted(errors + oks, key=lambda r: r.line)
 
 
@@ -250,7 +257,9 @@ def lab_import_preview(
         return plan
     plan.delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=plan.delimiter, quotechar='"', strict=True)
-    today = today or timezone.localdate()
+    # "Today" is the site's date (RULES.md 5); the rows' patients are not resolved yet, so
+    # a date is in the future only when it is after today at every one of the user's sites.
+    today = today or max((site.today() for site in access.sites_for_user(user)), default=timezone.localdate())
     pending: list[_Pending] = []
     columns: dict[str, int] | None = None
     try:
@@ -333,12 +342,27 @@ def _read_row(raw: list[str], columns: dict[str, int], report: RowReport, today:
     fasting, fasting_ok = _parse_fasting(cell("fasting"))
     if not fasting_ok:
         report.errors.append(f"Fasting {report.fasting!r} is not yes or no.")
+    elif cell("analyte") in catalogue.FASTING_LOINC:
+        if fasting is False:
+            report.errors.append(f"LOINC {cell('analyte')} is a fasting result, but fasting says no.")
+        fasting = True
     validated = None
     if info is not None:
         try:
             validated = lab_validate(
-                analyte=info.code, value=cell("value"), unit=cell("unit"), collected_on=day, today=today
+                analyte=info.code,
+                value=cell("value"),
+                unit=cell("unit"),
+                collected_on=day,
+                today=today,
+                confirm_unusual=True,  # marked below instead: one confirmation for the file
             )
+            suspect = unit_slips.unit_suspect(info.code, validated.value, validated.unit)
+            if suspect is not None:
+                report.unit_suspect = (
+                    f"{info.name} {formatting.typed(validated.value)} {validated.unit} is unusually high for this "
+                    f"unit. Did you mean {suspect.text(info.code)}?"
+                )
         except ValidationError as exc:
             for name, messages in exc.message_dict.items():
                 if name == "collected_on" and day is None:

@@ -247,6 +247,7 @@ class DoseChange(models.Model):
     dose = models.DecimalField(max_digits=10, decimal_places=3)
     dose_unit = models.CharField(max_length=16)
     reason = models.CharField(max_length=200, blank=True)
+    version = models.PositiveIntegerField(default=1)  # optimistic concurrency of corrections
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -273,6 +274,8 @@ class AlertStatus(models.TextChoices):
     OPEN = "open", "Open"
     ACKNOWLEDGED = "acknowledged", "Acknowledged"
     RESOLVED = "resolved", "Resolved"
+    # The rule, replayed over the corrected record, no longer finds the alert (RULES.md 5).
+    WITHDRAWN = "withdrawn", "Withdrawn"
 
 
 class Alert(models.Model):
@@ -287,10 +290,10 @@ class Alert(models.Model):
     status = models.CharField(max_length=14, choices=AlertStatus.choices, default=AlertStatus.OPEN)
     message = models.TextField()
     params = models.JSONField(default=dict, blank=True)  # values to render the message in any unit system
-    lab_result = models.ForeignKey(LabResult, on_delete=models.CASCADE, null=True, blank=True, related_name="alerts")
-    course = models.ForeignKey(TreatmentCourse, on_delete=models.CASCADE, null=True, blank=True, related_name="alerts")
-    dose_change = models.ForeignKey(DoseChange, on_delete=models.CASCADE, null=True, blank=True, related_name="alerts")
-    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, null=True, blank=True, related_name="alerts")
+    lab_result = models.ForeignKey(LabResult, on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts")
+    course = models.ForeignKey(TreatmentCourse, on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts")
+    dose_change = models.ForeignKey(DoseChange, on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts")
+    visit = models.ForeignKey(Visit, on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts")
     # The date of the evidence (lab collected, course start, dose effective, visit date; for
     # a state rule the day the condition began), set by clinical.evaluation on every upsert.
     observed_on = models.DateField(null=True, blank=True)
@@ -302,6 +305,12 @@ class Alert(models.Model):
     )
     acknowledge_note = models.TextField(blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Withdrawal keeps the row and says why (the correction or deletion behind it).
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    withdrawn_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["severity_rank", "-observed_on", "-id"]
@@ -363,6 +372,9 @@ class CourseResponse(models.Model):
     response_class = models.CharField(max_length=20, choices=ResponseClass.choices)
     hba1c_change = models.FloatField(null=True, blank=True)
     tg_percent_change = models.FloatField(null=True, blank=True)
+    # True until the month-12 window has closed (start + 425 days passed, or the course
+    # ended): a late month-12 value can still change the class (RULES.md section 3).
+    provisional = models.BooleanField(default=False)
     computed_at = models.DateTimeField()
 
     def __str__(self) -> str:

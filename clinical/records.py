@@ -70,6 +70,9 @@ class PatientRecord:
     labs: tuple[Lab, ...] = ()  # any order
     courses: tuple[Course, ...] = ()
     weights: tuple[Weight, ...] = ()
+    # Every recorded diagnosis subtype, the primary one included (LYMPHOMA_VIGILANCE looks
+    # at all of them: RULES.md 5).
+    subtypes: tuple[str, ...] = ()
 
     def labs_of(self, analyte: str) -> list[Lab]:
         """Labs of one analyte, oldest first (stable for equal dates)."""
@@ -85,6 +88,19 @@ class PatientRecord:
     def weight_on_or_before(self, day: dt.date) -> Decimal | None:
         before = [w for w in self.weights if w.on <= day]
         return max(before, key=lambda w: w.on).kg if before else None
+
+    def weight_for_dose(self, day: dt.date, fallback_days: int) -> tuple[Decimal | None, dt.date | None, bool]:
+        """(kg, weighed on, after the dose?): the latest weight on or before ``day``, else
+        the first within ``fallback_days`` after it, else (None, None, False)."""
+        before = [w for w in self.weights if w.on <= day and w.kg > 0]
+        if before:
+            w = max(before, key=lambda w: w.on)
+            return w.kg, w.on, False
+        after = [w for w in self.weights if day < w.on <= day + dt.timedelta(days=fallback_days) and w.kg > 0]
+        if after:
+            w = min(after, key=lambda w: w.on)
+            return w.kg, w.on, True
+        return None, None, False
 
 
 def on_treatment(labs: Iterable[Lab], course: Course, today: dt.date) -> list[Lab]:

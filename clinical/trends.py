@@ -41,14 +41,17 @@ def month_target_offset(month: int) -> Decimal:
     return Decimal(month) * catalogue.DAYS_PER_MONTH
 
 
-def month_value(points: Sequence[Point], start: dt.date, month: int) -> Point | None:
+def month_value(points: Sequence[Point], start: dt.date, month: int, end: dt.date | None = None) -> Point | None:
     """The value closest to start + m x 30.44 days within +/- the month's window; ties go
-    to the earlier value."""
+    to the earlier value. Only values collected while the course ran (``start`` to
+    ``end`` inclusive; no end: ongoing) count: a value after the stop is not a response."""
     target = month_target_offset(month)
     window = Decimal(catalogue.MONTH_WINDOWS[month])
     best: tuple[Decimal, dt.date] | None = None
     chosen = None
     for p in _sorted(points):
+        if p.on < start or (end is not None and p.on > end):
+            continue
         distance = abs(Decimal((p.on - start).days) - target)
         if distance > window:
             continue
@@ -116,12 +119,23 @@ class ResponseAssessment:
     response_class: str
     hba1c_change: Decimal | None
     tg_percent_change: Decimal | None
+    provisional: bool = False
 
 
-def course_response(*, hba1c: Sequence[Point], triglycerides: Sequence[Point], start: dt.date) -> ResponseAssessment:
-    h = change(month_value(hba1c, start, 12), baseline(hba1c, start))
-    t = percent_change(month_value(triglycerides, start, 12), baseline(triglycerides, start))
-    return ResponseAssessment(response_class(h, t), h, t)
+def course_response(
+    *,
+    hba1c: Sequence[Point],
+    triglycerides: Sequence[Point],
+    start: dt.date,
+    end: dt.date | None = None,
+    today: dt.date | None = None,
+) -> ResponseAssessment:
+    """The month-12 class of a course from values collected while it ran; provisional
+    while the month-12 window is open (``today`` None: judged final)."""
+    h = change(month_value(hba1c, start, 12, end), baseline(hba1c, start))
+    t = percent_change(month_value(triglycerides, start, 12, end), baseline(triglycerides, start))
+    provisional = today is not None and month12_provisional(start=start, end=end, today=today)
+    return ResponseAssessment(response_class(h, t), h, t, provisional)
 
 
 # --------------------------------------------------------------------------------------
@@ -156,7 +170,7 @@ def analyte_trend(
         base = baseline(points, start)
         nad = nadir(points, start, end)
         for m in MONTHS:
-            v = month_value(points, start, m)
+            v = month_value(points, start, m, end)
             if v is not None:
                 months[m] = MonthValue(v, change(v, base), percent_change(v, base))
     return AnalyteTrend(

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from django.urls import path
 
-from clinical.views import alerts, chart, dashboards, history, imports, labs, patients, summary, treatments, visits
+from clinical.views import (
+    alerts,
+    chart,
+    corrections,
+    dashboards,
+    history,
+    imports,
+    labs,
+    patients,
+    summary,
+    treatments,
+    visits,
+)
 
 urlpatterns = [
     path("patients/", patients.patient_list, name="patient-list"),
@@ -31,8 +43,13 @@ urlpatterns = [
     path("patients/<uuid:public_id>/labs/new/", labs.lab_new, name="lab-new"),
     path("patients/<uuid:public_id>/treatments/new/", treatments.course_new, name="course-new"),
     path("visits/<uuid:public_id>/edit/", visits.visit_edit, name="visit-edit"),
+    path("labs/<uuid:public_id>/", labs.lab_detail, name="lab-detail"),
     path("labs/<uuid:public_id>/edit/", labs.lab_edit, name="lab-edit"),
     path("labs/<uuid:public_id>/delete/", labs.lab_delete, name="lab-delete"),
     path("treatments/<uuid:public_id>/doses/new/", treatments.dose_new, name="dose-new"),
     path("treatments/<uuid:public_id>/stop/", treatments.course_stop, name="course-stop"),
+    path("treatments/<uuid:public_id>/edit/", corrections.course_edit, name="course-edit"),
+    path("treatments/<uuid:public_id>/delete/", corrections.course_delete, name="course-delete"),
+    path("doses/<uuid:public_id>/edit/", corrections.dose_edit, name="dose-edit"),
+    path("doses/<uuid:public_id>/delete/", corrections.dose_delete, name="dose-delete"),
 ]

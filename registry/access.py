@@ -272,6 +272,12 @@ def courses_for_user(user: User, *, write: bool = False):
     return records_for_user(TreatmentCourse, user, write=write)
 
 
+def doses_for_user(user: User, *, write: bool = False):
+    from clinical.models import DoseChange
+
+    return records_for_user(DoseChange, user, write=write, patient_path="course__patient")
+
+
 def alerts_for_user(user: User, *, write: bool = False):
     from clinical.models import Alert
 
@@ -299,6 +305,10 @@ def lab_for_user(user: User, public_id, *, write: bool = False):
 
 def course_for_user(user: User, public_id, *, write: bool = False):
     return one_or_404(courses_for_user(user, write=write).select_related("patient"), public_id, "treatment course")
+
+
+def dose_for_user(user: User, public_id, *, write: bool = False):
+    return one_or_404(doses_for_user(user, write=write).select_related("course__patient"), public_id, "dose change")
 
 
 def alert_for_user(user: User, public_id, *, write: bool = False):

@@ -115,7 +115,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 @admin.register(Site)
 class SiteAdmin(ScopedView, admin.ModelAdmin):
-    list_display = ("code", "name", "country", "created_at")
+    list_display = ("code", "name", "country", "time_zone", "created_at")
     search_fields = ("code", "name")
 
     def get_queryset(self, request):

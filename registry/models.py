@@ -7,11 +7,14 @@ that researcher views and exports can never touch it. Clinical data over time li
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import uuid
+import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
@@ -32,6 +35,23 @@ class User(AbstractUser):
         return self.get_full_name() or self.username
 
 
+def validate_time_zone(name: str) -> None:
+    """An IANA time zone name known to this machine's tz database."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{name!r} is not an IANA time zone name (for example Europe/Berlin).") from None
+
+
+def site_today(time_zone: str | None) -> dt.date:
+    """Today's date in ``time_zone`` (UTC when unknown or blank)."""
+    try:
+        tz = zoneinfo.ZoneInfo(time_zone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = zoneinfo.ZoneInfo("UTC")
+    return timezone.now().astimezone(tz).date()
+
+
 class Site(models.Model):
     """A treating centre."""
 
@@ -42,6 +62,14 @@ class Site(models.Model):
     )
     name = models.CharField(max_length=200)
     country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2")
+    # "Today" for this site's patients (future-date checks, course age, overdue
+    # monitoring) is the date here; stored dates are calendar dates, never shifted.
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_time_zone],
+        help_text="IANA time zone name, e.g. Europe/Berlin or Asia/Tokyo",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -49,6 +77,10 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} - {self.name}"
+
+    def today(self) -> dt.date:
+        """The calendar date now in the site's time zone."""
+        return site_today(self.time_zone)
 
 
 class Role(models.TextChoices):
@@ -131,6 +163,10 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return self.registry_code
+
+    def today(self) -> dt.date:
+        """Today for this patient: the date in the time zone of the home site."""
+        return self.home_site.today()
 
 
 class MrnKeyField(models.CharField):

@@ -228,6 +228,9 @@ def diagnosis_add(
         Patient.objects.filter(pk=patient.pk).update(primary_subtype=subtype)
         patient.primary_subtype = subtype
         audit_created(dx, by=by, patient=patient)
+        # Any recorded subtype counts for the rules (LYMPHOMA_VIGILANCE): evaluate now,
+        # not at the nightly run.
+        patient_mark_for_evaluation(patient)
     return dx
 
 

@@ -46,10 +46,11 @@ def test_if_match_declared_where_the_server_reads_it(spec):
     for path, method, op in writes:
         header = _params(op, "header").get("If-Match")
         assert header is not None, (method, path)
-        optional = (method, path) == ("delete", "/api/v1/patients/{patient_id}/labs/{lab_id}/")
-        assert header["required"] is not optional, (method, path)
+        # every write needs it, DELETE included (RULES.md 5: corrections and deletions
+        # like PATCH): 428 without it, 412 when stale
+        assert header["required"] is True, (method, path)
         assert "412" in op["responses"], (method, path)
-        assert ("428" in op["responses"]) is not optional, (method, path)
+        assert "428" in op["responses"], (method, path)
         conflict = _component(spec, op["responses"]["412"]["content"]["application/json"]["schema"])
         current = _component(spec, conflict["properties"]["current"])
         assert current["properties"]["version"]["type"] == "integer"
@@ -75,7 +76,9 @@ def test_required_fields_and_strict_bodies(spec):
         assert schemas[name]["additionalProperties"] is False
         reason = schemas[name]["properties"]["change_reason"]
         assert reason["minLength"] == 1 and re.search(reason["pattern"], "   ") is None
-    assert sorted(schemas["PatchedTreatmentStopRequest"]["required"]) == ["change_reason", "end_date", "stop_reason"]
+    # a course PATCH corrects any of its fields (or stops it): only the reason is required
+    assert schemas["PatchedTreatmentUpdateRequest"]["required"] == ["change_reason"]
+    assert schemas["PatchedDoseUpdateRequest"]["required"] == ["change_reason"]
     for name, schema in schemas.items():
         if name.endswith("Request") and name != "LabImportUploadRequest":
             assert schema.get("additionalProperties") is False, name
@@ -151,9 +154,17 @@ def test_json_types_are_not_coerced(clinician_a, patient_a):
     response = api.post(url, {"subtype": "APL", "notes": 0}, format="json")
     assert response.status_code == 400 and response.json()["errors"] == {"notes": ["Not a valid string."]}
     labs = f"/api/v1/patients/{patient_a.public_id}/labs/"
-    lab = {"analyte": "triglycerides", "value": "5.2", "unit": "mmol/L", "collected_on": "2024-03-01", "fasting": "yes"}
+    lab = {"analyte": "triglycerides", "value": True, "unit": "mmol/L", "collected_on": "2024-03-01", "fasting": "yes"}
     errors = api.post(labs, lab, format="json").json()["errors"]
-    assert errors == {"value": ["A number is required."], "fasting": ["Must be true or false."]}
+    assert errors == {
+        "value": ["A number is required (a JSON number, or a number as text)."],
+        "fasting": ["Must be true or false."],
+    }
+    # A number as text is declared (oneOf number/string) and read by the one number parser
+    # like a form's (RULES.md 5): "5,2" is 5.2, "1,250" is refused with what to type.
+    assert api.post(labs, {**lab, "value": "5,2", "fasting": True}, format="json").status_code == 201
+    ambiguous = api.post(labs, {**lab, "value": "1,250", "fasting": True, "collected_on": "2024-03-02"}, format="json")
+    assert ambiguous.status_code == 400 and "type 1250 or 1.25" in ambiguous.json()["errors"]["value"][0]
 
 
 def test_blank_change_reason_on_delete_is_refused_as_declared(clinician_a, patient_a):
@@ -167,7 +178,8 @@ def test_blank_change_reason_on_delete_is_refused_as_declared(clinician_a, patie
         by=clinician_a,
     )
     url = f"/api/v1/patients/{patient_a.public_id}/labs/{lab.public_id}/"
-    assert api.delete(url + "?change_reason=").status_code == 400
+    assert api.delete(url + "?change_reason=", HTTP_IF_MATCH='"1"').status_code == 400
+    assert api.delete(url + "?change_reason=x").status_code == 428  # DELETE needs If-Match like PATCH
     assert api.delete(url + "?change_reason=x", HTTP_IF_MATCH="").status_code == 428  # sent, but empty
     assert api.delete(url + "?change_reason=entered+twice", HTTP_IF_MATCH='"1"').status_code == 204
 

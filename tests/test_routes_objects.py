@@ -57,6 +57,7 @@ def site_a_objects(patient_a, clinician_a, django_capture_on_commit_callbacks):
         "visit": visit.public_id,
         "lab": lab.public_id,
         "course": course.public_id,
+        "dose": course.doses.get().public_id,
         "alert": alert.public_id,
         "import": lab_import.public_id,
         "token": token.pk,
@@ -72,6 +73,7 @@ def _kind(route: str, param: str) -> str:
         "visit_id": "visit",
         "lab_id": "lab",
         "course_id": "course",
+        "dose_id": "dose",
         "alert_id": "alert",
         "import_id": "import",
         "token_id": "token",
@@ -86,6 +88,7 @@ def _kind(route: str, param: str) -> str:
             "visits": "visit",
             "labs": "lab",
             "treatments": "course",
+            "doses": "dose",
             "alerts": "alert",
         }
         if segment in by_segment:

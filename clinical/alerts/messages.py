@@ -41,6 +41,11 @@ def message_tg(p: Mapping[str, Any], u: str, rule: str) -> str:
 def message_glucose(p: Mapping[str, Any], u: str, rule: str) -> str:
     value = format_value("glucose", p["value"], u)
     limit = format_value("glucose", p["threshold"], u)
+    if rule == "HYPERGLYCEMIA_SEVERE":
+        return (
+            f"Glucose {value} on {_date(p.get('collected_on'))}, at or above {limit}: the range of a "
+            "hyperglycaemic crisis, fasting or not."
+        )
     if rule == "HYPOGLYCEMIA":
         return (
             f"Glucose {value} on {_date(p.get('collected_on'))}, below {limit}: clinically significant hypoglycaemia."
@@ -79,7 +84,13 @@ def message_hypo_start(p: Mapping[str, Any], u: str) -> str:
 
 
 def message_dose(p: Mapping[str, Any], u: str) -> str:
-    weight = f" at {p['weight_kg']} kg" if p.get("weight_kg") else " (no weight recorded)"
+    weight = (
+        f" at {p['weight_kg']} kg"
+        if p.get("weight_kg")
+        else " (no weight recorded: only the 10 mg/day maximum checked)"
+    )
+    if p.get("weight_kg") and p.get("weight_after_dose"):
+        weight += f" (no weight on or before the dose; weight of {_date(p.get('weight_on'))}, after it, used)"
     per_kg = ""
     if p.get("weight_kg"):
         per_kg = f" ({formatting.format_number(Decimal(p['dose']) / Decimal(p['weight_kg']), 3)} mg/kg/day)"

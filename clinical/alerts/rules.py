@@ -74,11 +74,22 @@ def rule_triglycerides(record: PatientRecord) -> list[AlertCandidate]:
 
 
 def rule_glucose(record: PatientRecord) -> list[AlertCandidate]:
-    """HYPOGLYCEMIA and LOW_GLUCOSE; HYPOGLYCEMIA supersedes LOW_GLUCOSE."""
+    """HYPOGLYCEMIA and LOW_GLUCOSE (HYPOGLYCEMIA supersedes LOW_GLUCOSE), and
+    HYPERGLYCEMIA_SEVERE whatever the fasting state."""
     hypo, low = THRESHOLDS["HYPOGLYCEMIA"].canonical, THRESHOLDS["LOW_GLUCOSE"].canonical
+    severe = THRESHOLDS["HYPERGLYCEMIA_SEVERE"].canonical
     out = []
     for lab in record.labs_of("glucose"):
-        if lab.canonical < hypo:
+        if lab.canonical >= severe:
+            out.append(
+                AlertCandidate(
+                    "HYPERGLYCEMIA_SEVERE",
+                    f"lab:{lab.key}",
+                    _lab_params(lab, threshold=formatting.plain(severe)),
+                    lab.collected_on,
+                )
+            )
+        elif lab.canonical < hypo:
             out.append(
                 AlertCandidate(
                     "HYPOGLYCEMIA",
@@ -184,17 +195,18 @@ def rule_hypo_risk_at_start(record: PatientRecord) -> list[AlertCandidate]:
 
 
 def rule_dose_above_max(record: PatientRecord) -> list[AlertCandidate]:
-    """Label maximum: <= 40 kg: 0.13 mg/kg/day; > 40 kg: 10 mg/day. Without any weight on
-    or before the dose's date, only a dose above the >40 kg maximum (which no lighter
-    patient may exceed either) is flagged."""
+    """Label maximum: <= 40 kg: 0.13 mg/kg/day; > 40 kg: 10 mg/day. Weight: the latest on
+    or before the dose's date, else the first within 30 days after it (the message says
+    so); with no weight at all only the 10 mg/day maximum is checked."""
     heavy_max = catalogue.METRELEPTIN_LABEL["male"].maximum
+    fallback = catalogue.METRELEPTIN_WEIGHT_FALLBACK_DAYS
     out = []
     for course in record.metreleptin_courses():
         for dose in course.doses:
             if dose.dose_unit != "mg/day":
                 continue
-            weight = record.weight_on_or_before(dose.effective_date)
-            limit = catalogue.metreleptin_max_mg(weight) if weight is not None and weight > 0 else heavy_max
+            weight, weighed_on, after = record.weight_for_dose(dose.effective_date, fallback)
+            limit = catalogue.metreleptin_max_mg(weight) if weight is not None else heavy_max
             above = dose.dose > limit
             if above:
                 out.append(
@@ -205,6 +217,8 @@ def rule_dose_above_max(record: PatientRecord) -> list[AlertCandidate]:
                             "dose": formatting.plain(dose.dose),
                             "effective_date": dose.effective_date.isoformat(),
                             "weight_kg": formatting.plain(weight) if weight is not None else None,
+                            "weight_on": weighed_on.isoformat() if weighed_on is not None else None,
+                            "weight_after_dose": after,
                             "max_mg": formatting.plain(limit),
                         },
                         dose.effective_date,
@@ -257,19 +271,24 @@ def rule_loss_of_effect(record: PatientRecord) -> list[AlertCandidate]:
     return out
 
 
-def _month12_on(hba1c: list[Point], tg: list[Point], start: dt.date) -> dt.date:
+def _month12_on(hba1c: list[Point], tg: list[Point], start: dt.date, end: dt.date | None) -> dt.date:
     """The date of the latest month-12 value the response was judged on (the course start
     when there is none, which a non-response never lacks)."""
-    days = [v.on for v in (trends.month_value(hba1c, start, 12), trends.month_value(tg, start, 12)) if v is not None]
+    values = (trends.month_value(hba1c, start, 12, end), trends.month_value(tg, start, 12, end))
+    days = [v.on for v in values if v is not None]
     return max(days) if days else start
 
 
 def rule_non_response(record: PatientRecord) -> list[AlertCandidate]:
+    """A final month-12 class of non_responder; never on a provisional class (a late
+    month-12 value can still change it)."""
     hba1c, tg = record.series("hba1c"), record.series("triglycerides")
     out = []
     for course in record.metreleptin_courses():
-        response = trends.course_response(hba1c=hba1c, triglycerides=tg, start=course.start_date)
-        if response.response_class == "non_responder":
+        response = trends.course_response(
+            hba1c=hba1c, triglycerides=tg, start=course.start_date, end=course.end_date, today=record.today
+        )
+        if response.response_class == "non_responder" and not response.provisional:
             out.append(
                 AlertCandidate(
                     "METRELEPTIN_NON_RESPONSE",
@@ -283,7 +302,7 @@ def rule_non_response(record: PatientRecord) -> list[AlertCandidate]:
                         if response.tg_percent_change is not None
                         else None,
                     },
-                    _month12_on(hba1c, tg, course.start_date),
+                    _month12_on(hba1c, tg, course.start_date, course.end_date),
                 )
             )
     return out
@@ -352,8 +371,10 @@ def rule_weight_loss(record: PatientRecord) -> list[AlertCandidate]:
 
 
 def rule_lymphoma_vigilance(record: PatientRecord) -> list[AlertCandidate]:
-    subtype = catalogue.SUBTYPES.get(record.subtype)
-    if subtype is None or subtype.group != "AGL":
+    """Any recorded diagnosis of acquired generalized lipodystrophy counts, not only the
+    primary subtype (a later diagnosis must not hide the vigilance)."""
+    codes = {record.subtype, *record.subtypes}
+    if not any(catalogue.SUBTYPES.get(c) is not None and catalogue.SUBTYPES[c].group == "AGL" for c in codes):
         return []
     return [
         AlertCandidate("LYMPHOMA_VIGILANCE", f"course:{c.key}", {"start_date": c.start_date.isoformat()}, c.start_date)

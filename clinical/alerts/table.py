@@ -91,6 +91,14 @@ RULES: dict[str, Rule] = {
             message=lambda p, u: message_glucose(p, u, "HYPOGLYCEMIA"),
         ),
         Rule(
+            code="HYPERGLYCEMIA_SEVERE",
+            title="Severe hyperglycaemia",
+            severity=CRITICAL,
+            subject="lab",
+            find=rule_glucose,
+            message=lambda p, u: message_glucose(p, u, "HYPERGLYCEMIA_SEVERE"),
+        ),
+        Rule(
             code="LOW_GLUCOSE",
             title="Low glucose",
             severity=WARNING,

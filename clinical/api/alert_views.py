@@ -20,7 +20,11 @@ class AlertListQuerySerializer(serializers.Serializer):
     severity = serializers.ChoiceField(choices=Severity.choices, required=False, help_text="Only this severity")
     rule = serializers.ChoiceField(choices=alerts.RULE_CHOICES, required=False, help_text="Only this rule")
     site = serializers.CharField(max_length=16, required=False, help_text="Only patients of this site code")
-    status = serializers.ChoiceField(choices=AlertStatus.choices, required=False, help_text="Default: every status")
+    status = serializers.ChoiceField(
+        choices=[*AlertStatus.values, "all"],
+        required=False,
+        help_text="Default: every status but withdrawn; 'withdrawn' or 'all' to see withdrawn alerts",
+    )
     observed = serializers.ChoiceField(
         choices=[k for k in selectors.OBSERVED_WITHIN if k],
         required=False,

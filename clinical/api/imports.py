@@ -52,6 +52,7 @@ def _import_body(record: LabImport, plan: imports.ImportPlan) -> dict:
         "imported_count": record.imported_count,
         "warnings": plan.warnings,
         "file_errors": plan.file_errors,
+        "unit_suspect_count": plan.unit_suspect_count,
         "rows": [
             {
                 "line": r.line,
@@ -62,6 +63,7 @@ def _import_body(record: LabImport, plan: imports.ImportPlan) -> dict:
                 "unit": r.unit,
                 "collected_on": r.collected_on,
                 "errors": r.errors,
+                "unit_suspect": r.unit_suspect,
             }
             for r in plan.report_rows()
         ],
@@ -119,7 +121,14 @@ class LabImportDetail(RegistryAPIView):
 
 class LabImportConfirm(RegistryAPIView):
     @extend_schema(
-        parameters=[IMPORT_ID],
+        parameters=[
+            IMPORT_ID,
+            OpenApiParameter(
+                "confirm_unusual",
+                bool,
+                description="Confirm every row marked unit_suspect in the preview (one confirmation for all)",
+            ),
+        ],
         request=None,
         responses={200: serializers.LabImportSerializer},
         tags=["lab imports"],
@@ -128,7 +137,10 @@ class LabImportConfirm(RegistryAPIView):
     def post(self, request, import_id):
         self.require_writer()
         record = access.lab_import_for_user(request.user, import_id)
-        record, plan = lab_import.lab_import_confirm(lab_import=record, by=request.user)
+        confirm = request.query_params.get("confirm_unusual", "").lower() in ("1", "true", "yes")
+        if isinstance(request.data, dict) and request.data.get("confirm_unusual") is True:
+            confirm = True
+        record, plan = lab_import.lab_import_confirm(lab_import=record, by=request.user, confirm_unusual=confirm)
         body = _import_body(record, plan)
         body["rows"] = []
         return Response(serializers.LabImportSerializer(body).data)

@@ -31,7 +31,11 @@ class LabQuerySerializer(UnitsQuerySerializer):
 
 
 class AlertQuerySerializer(UnitsQuerySerializer):
-    status = serializers.ChoiceField(choices=["open", "acknowledged", "resolved"], required=False)
+    status = serializers.ChoiceField(
+        choices=["open", "acknowledged", "resolved", "withdrawn", "all"],
+        required=False,
+        help_text="Default: every status but withdrawn; 'withdrawn' or 'all' to see withdrawn alerts",
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -100,6 +104,11 @@ class LabCreateSerializer(StrictSerializer):
     fasting = serializers.BooleanField(required=False, allow_null=True, default=None)
     reference_low = NumberField(required=False)
     reference_high = NumberField(required=False)
+    confirm_unusual = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Confirm a unit-suspect value as entered (otherwise 400 with code unit_suspect)",
+    )
 
 
 class LabUpdateSerializer(StrictSerializer):
@@ -113,6 +122,10 @@ class LabUpdateSerializer(StrictSerializer):
     reference_low = NumberField(required=False)
     reference_high = NumberField(required=False)
     change_reason = serializers.CharField(max_length=500)
+    confirm_unusual = serializers.BooleanField(
+        required=False,
+        help_text="Confirm a unit-suspect value as entered (otherwise 400 with code unit_suspect)",
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -159,6 +172,9 @@ class VisitLabSerializer(StrictSerializer):
     fasting = serializers.BooleanField(required=False, allow_null=True, default=None)
     reference_low = NumberField(required=False)
     reference_high = NumberField(required=False)
+    confirm_unusual = serializers.BooleanField(
+        required=False, default=False, help_text="Confirm a unit-suspect value as entered"
+    )
 
 
 class _VisitFields(StrictSerializer):
@@ -208,7 +224,14 @@ class DoseSerializer(FreeTextMixin, serializers.Serializer):
     dose = NumberField()
     dose_unit = serializers.CharField()
     reason = serializers.CharField(allow_blank=True, required=False, help_text="Clinical roles only")
+    version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
+    warning = serializers.SerializerMethodField(
+        help_text="On a write: the server's label-maximum verdict for this dose ('' when within the label)"
+    )
+
+    def get_warning(self, dose) -> str:
+        return self.context.get("warning", "")
 
 
 class TreatmentSerializer(FreeTextMixin, serializers.Serializer):
@@ -229,6 +252,12 @@ class TreatmentSerializer(FreeTextMixin, serializers.Serializer):
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    warning = serializers.SerializerMethodField(
+        help_text="On a write: the server's label-maximum verdict for the first dose ('' when within the label)"
+    )
+
+    def get_warning(self, course) -> str:
+        return self.context.get("warning", "")
 
     def get_drug_name(self, course) -> str:
         return catalogue.DRUGS[course.drug].name if course.drug in catalogue.DRUGS else course.drug
@@ -260,6 +289,29 @@ class TreatmentStopSerializer(StrictSerializer):
     change_reason = serializers.CharField(max_length=500)
 
 
+class TreatmentUpdateSerializer(StrictSerializer):
+    """A correction of a course (or its stop): any of the fields, with the reason."""
+
+    patch_required = ("change_reason",)
+
+    start_date = serializers.DateField(required=False)
+    end_date = serializers.DateField(required=False, allow_null=True)
+    stop_reason = serializers.ChoiceField(choices=StopReason.choices, required=False, allow_blank=True)
+    tapered = serializers.BooleanField(required=False)
+    notes = serializers.CharField(max_length=10000, required=False, allow_blank=True)
+    change_reason = serializers.CharField(max_length=500)
+
+
+class DoseUpdateSerializer(StrictSerializer):
+    patch_required = ("change_reason",)
+
+    effective_date = serializers.DateField(required=False)
+    dose = NumberField(allow_null=False, required=False)
+    dose_unit = serializers.CharField(max_length=16, required=False)
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    change_reason = serializers.CharField(max_length=500)
+
+
 class DoseCreateSerializer(StrictSerializer):
     effective_date = serializers.DateField()
     dose = NumberField(allow_null=False)
@@ -288,6 +340,10 @@ class AlertSerializer(FreeTextMixin, serializers.Serializer):
     resolved_at = serializers.DateTimeField(allow_null=True)
     historic = serializers.SerializerMethodField(
         help_text="Raised on evidence more than 180 days older than the day it was raised (left out of the worklist)."
+    )
+    withdrawn_at = serializers.DateTimeField(allow_null=True)
+    withdrawn_reason = serializers.CharField(
+        allow_blank=True, help_text="Why the replayed rule no longer finds this alert (who, when, the reason given)"
     )
     lab = serializers.SerializerMethodField()
     course = serializers.SerializerMethodField()
@@ -369,6 +425,10 @@ class CourseResponseSerializer(serializers.Serializer):
     drug = serializers.CharField()
     start_date = serializers.DateField()
     response_class = serializers.CharField()
+    provisional = serializers.BooleanField(
+        help_text="True until the month-12 window has closed (start + 425 days, or the course ended): "
+        "a late month-12 value can still change the class"
+    )
     hba1c_change = serializers.FloatField(allow_null=True)
     tg_percent_change = serializers.FloatField(allow_null=True)
     computed_at = serializers.DateTimeField()
@@ -393,6 +453,9 @@ class ImportRowSerializer(serializers.Serializer):
     unit = serializers.CharField(allow_blank=True)
     collected_on = serializers.CharField(allow_blank=True)
     errors = serializers.ListField(child=serializers.CharField())
+    unit_suspect = serializers.CharField(
+        allow_blank=True, help_text="Set when the value looks typed against the wrong unit (confirm_unusual)"
+    )
 
 
 class LabImportSerializer(serializers.Serializer):
@@ -406,6 +469,9 @@ class LabImportSerializer(serializers.Serializer):
     imported_count = serializers.IntegerField()
     warnings = serializers.ListField(child=serializers.CharField())
     file_errors = serializers.ListField(child=serializers.CharField())
+    unit_suspect_count = serializers.IntegerField(
+        required=False, help_text="Rows marked unit_suspect: confirm them all with confirm_unusual"
+    )
     rows = ImportRowSerializer(many=True, help_text="Rows with errors (all of them), then the first valid rows")
 
 

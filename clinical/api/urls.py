@@ -16,6 +16,7 @@ urlpatterns = [
     path(f"{P}/treatments/", views.TreatmentList.as_view(), name="api-treatments"),
     path(f"{P}/treatments/<uuid:course_id>/", views.TreatmentDetail.as_view(), name="api-treatment"),
     path(f"{P}/treatments/<uuid:course_id>/doses/", views.DoseList.as_view(), name="api-doses"),
+    path(f"{P}/treatments/<uuid:course_id>/doses/<uuid:dose_id>/", views.DoseDetail.as_view(), name="api-dose"),
     path(f"{P}/alerts/", views.AlertList.as_view(), name="api-alerts"),
     path(f"{P}/alerts/<uuid:alert_id>/acknowledge/", views.AlertAcknowledge.as_view(), name="api-alert-ack"),
     path(f"{P}/trends/", views.TrendList.as_view(), name="api-trends"),

@@ -91,7 +91,6 @@ class LabList(RegistryAPIView):
 
 class LabDetail(RegistryAPIView):
     sends_etag = True
-    if_match_optional = frozenset({"DELETE"})
 
     def _lab(self, patient, lab_id):
         return selectors.patient_lab(patient=patient, public_id=lab_id)
@@ -149,16 +148,16 @@ class LabDetail(RegistryAPIView):
         request=None,
         responses={204: None},
         tags=["labs"],
-        summary="Delete a lab result (change_reason; If-Match optional)",
+        summary="Delete a lab result entered in error (If-Match, change_reason)",
     )
     def delete(self, request, patient_id, lab_id):
         patient = self.patient(write=True)
         lab = self._lab(patient, lab_id)
-        # Optional here, but an If-Match that is sent must name a version: a blank one is a
-        # precondition that cannot hold (412), not a missing one (428 is not documented here).
+        # An API DELETE needs If-Match like PATCH (428 without it, 412 when stale); a blank
+        # one that is sent is a precondition that cannot hold (412), not a missing one.
         if "If-Match" in request.headers and not request.headers["If-Match"].strip():
             raise PreconditionFailed("If-Match is empty: send the record's ETag.")
-        version = expected_version(request) if "If-Match" in request.headers else None
+        version = expected_version(request)
         clinical_services.lab_result_delete(
             result=lab, by=request.user, reason=request.query_params.get("change_reason", ""), expected_version=version
         )
@@ -264,13 +263,12 @@ class TreatmentList(RegistryAPIView):
         data = self.validated(serializers.TreatmentCreateSerializer)
         course = clinical_services.course_start(patient=patient, by=request.user, source=Source.API, **data)
         course = selectors.patient_course(patient=patient, public_id=course.public_id)
-        return with_etag(
-            Response(
-                serializers.TreatmentSerializer(course, context={"request": request}).data,
-                status=status.HTTP_201_CREATED,
-            ),
-            course,
+        first = course.doses.all()[0]
+        warning = clinical_services.label_warning(
+            patient=patient, drug=course.drug, dose=first.dose, dose_unit=first.dose_unit, on=first.effective_date
         )
+        body = serializers.TreatmentSerializer(course, context={"request": request, "warning": warning}).data
+        return with_etag(Response(body, status=status.HTTP_201_CREATED), course)
 
 
 class TreatmentDetail(RegistryAPIView):
@@ -286,27 +284,64 @@ class TreatmentDetail(RegistryAPIView):
 
     @extend_schema(
         parameters=[PATIENT_ID],
-        request=serializers.TreatmentStopSerializer,
+        request=serializers.TreatmentUpdateSerializer,
         responses=serializers.TreatmentSerializer,
         tags=["treatments"],
-        summary="Stop a course (If-Match, change_reason)",
+        summary="Correct or stop a course: start, end, stop reason, taper, notes (If-Match, change_reason)",
     )
     def patch(self, request, patient_id, course_id):
         patient = self.patient(write=True)
         course = self._course(patient, course_id)
         version = expected_version(request)
-        data = self.validated(serializers.TreatmentStopSerializer)
-        clinical_services.course_stop(
-            course=course,
-            by=request.user,
-            end_date=data["end_date"],
-            stop_reason=data["stop_reason"],
-            tapered=data.get("tapered", False),
-            expected_version=version,
-            reason=data["change_reason"],
+        data = self.validated(serializers.TreatmentUpdateSerializer, partial=True)
+        reason = data.pop("change_reason", "")
+        # A body with only the stop fields stops an ongoing course (and, repeated on a
+        # stopped one, is refused as "already ended"); anything else is a correction.
+        stop_body = (
+            data.get("end_date") is not None
+            and data.get("stop_reason")
+            and set(data) <= {"end_date", "stop_reason", "tapered"}
         )
+        repeated = course.end_date == data.get("end_date") and course.stop_reason == data.get("stop_reason")
+        stopping = stop_body and (course.end_date is None or repeated)
+        if stopping:
+            clinical_services.course_stop(
+                course=course,
+                by=request.user,
+                end_date=data["end_date"],
+                stop_reason=data["stop_reason"],
+                tapered=data.get("tapered", False),
+                expected_version=version,
+                reason=reason,
+            )
+        else:
+            clinical_services.course_update(
+                course=course, by=request.user, reason=reason, expected_version=version, **data
+            )
         course = self._course(patient, course_id)
         return with_etag(Response(serializers.TreatmentSerializer(course, context={"request": request}).data), course)
+
+    @extend_schema(
+        parameters=[
+            PATIENT_ID,
+            OpenApiParameter("change_reason", str, required=True, description="Why the course is deleted"),
+        ],
+        request=None,
+        responses={204: None},
+        tags=["treatments"],
+        summary="Delete a course entered in error, with its doses (If-Match, change_reason)",
+    )
+    def delete(self, request, patient_id, course_id):
+        patient = self.patient(write=True)
+        course = self._course(patient, course_id)
+        version = expected_version(request)
+        clinical_services.course_delete(
+            course=course,
+            by=request.user,
+            reason=request.query_params.get("change_reason", ""),
+            expected_version=version,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class DoseList(RegistryAPIView):
@@ -334,12 +369,69 @@ class DoseList(RegistryAPIView):
         course.patient = patient
         data = self.validated(serializers.DoseCreateSerializer)
         change = clinical_services.dose_change_record(course=course, by=request.user, **data)
-        return with_etag(
-            Response(
-                serializers.DoseSerializer(change, context={"request": request}).data, status=status.HTTP_201_CREATED
-            ),
-            change,
+        warning = _dose_warning(patient, course, change)
+        body = serializers.DoseSerializer(change, context={"request": request, "warning": warning}).data
+        return with_etag(Response(body, status=status.HTTP_201_CREATED), change)
+
+
+def _dose_warning(patient, course, change) -> str:
+    return clinical_services.label_warning(
+        patient=patient, drug=course.drug, dose=change.dose, dose_unit=change.dose_unit, on=change.effective_date
+    )
+
+
+class DoseDetail(RegistryAPIView):
+    sends_etag = True
+
+    def _dose(self, patient, course_id, dose_id):
+        course = selectors.patient_course(patient=patient, public_id=course_id, doses=False)
+        return selectors.course_dose(course=course, public_id=dose_id)
+
+    def _out(self, dose):
+        return with_etag(Response(serializers.DoseSerializer(dose, context={"request": self.request}).data), dose)
+
+    @extend_schema(parameters=[PATIENT_ID], responses=serializers.DoseSerializer, tags=["treatments"])
+    def get(self, request, patient_id, course_id, dose_id):
+        return self._out(self._dose(self.patient(), course_id, dose_id))
+
+    @extend_schema(
+        parameters=[PATIENT_ID],
+        request=serializers.DoseUpdateSerializer,
+        responses=serializers.DoseSerializer,
+        tags=["treatments"],
+        summary="Correct a dose change: date, dose, unit (If-Match, change_reason)",
+    )
+    def patch(self, request, patient_id, course_id, dose_id):
+        patient = self.patient(write=True)
+        dose = self._dose(patient, course_id, dose_id)
+        version = expected_version(request)
+        data = self.validated(serializers.DoseUpdateSerializer, partial=True)
+        reason = data.pop("change_reason", "")
+        clinical_services.dose_update(change=dose, by=request.user, reason=reason, expected_version=version, **data)
+        dose = self._dose(patient, course_id, dose_id)
+        body = serializers.DoseSerializer(
+            dose, context={"request": request, "warning": _dose_warning(patient, dose.course, dose)}
+        ).data
+        return with_etag(Response(body), dose)
+
+    @extend_schema(
+        parameters=[
+            PATIENT_ID,
+            OpenApiParameter("change_reason", str, required=True, description="Why the dose change is deleted"),
+        ],
+        request=None,
+        responses={204: None},
+        tags=["treatments"],
+        summary="Delete a dose change entered in error (If-Match, change_reason)",
+    )
+    def delete(self, request, patient_id, course_id, dose_id):
+        patient = self.patient(write=True)
+        dose = self._dose(patient, course_id, dose_id)
+        version = expected_version(request)
+        clinical_services.dose_delete(
+            change=dose, by=request.user, reason=request.query_params.get("change_reason", ""), expected_version=version
         )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --------------------------------------------------------------------------------------
@@ -351,7 +443,16 @@ class AlertList(RegistryAPIView):
     cursor_ordering = ("-created_at", "-id")
 
     @extend_schema(
-        parameters=[PATIENT_ID, UNITS, OpenApiParameter("status", str, enum=["open", "acknowledged", "resolved"])],
+        parameters=[
+            PATIENT_ID,
+            UNITS,
+            OpenApiParameter(
+                "status",
+                str,
+                enum=["open", "acknowledged", "resolved", "withdrawn", "all"],
+                description="Default: all but withdrawn",
+            ),
+        ],
         responses=serializers.AlertSerializer(many=True),
         tags=["alerts"],
     )

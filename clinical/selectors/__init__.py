@@ -25,6 +25,7 @@ from clinical.selectors.patients import (
     patient_rows,
 )
 from clinical.selectors.records import (
+    course_dose,
     course_doses,
     last_height,
     patient_course,
@@ -51,6 +52,7 @@ __all__ = [
     "WorklistFilters",
     "alert_list",
     "alert_worklist",
+    "course_dose",
     "course_doses",
     "last_height",
     "course_rows",

@@ -14,6 +14,9 @@ from clinical.models import Alert, AlertStatus, Severity
 from registry import access
 from registry.models import Patient
 
+# The statuses a list can be asked for ("all": every status, withdrawn included).
+STATUS_FILTERS = (*AlertStatus.values, "all")
+
 # Most severe first, then the newest evidence: the order of the worklist index.
 ORDER = ("severity_rank", "-observed_on", "-id")
 
@@ -32,12 +35,19 @@ class WorklistFilters:
     rule: str = ""
     site: str = ""  # site code
     observed: str = ""  # a key of OBSERVED_WITHIN
-    status: str = AlertStatus.OPEN  # open, or acknowledged (who, when, note; reopen)
+    status: str = AlertStatus.OPEN  # open, acknowledged; withdrawn / all only on request
     historic: bool = False  # include alerts raised on evidence long past
 
     @property
     def active(self) -> bool:
-        return bool(self.severity or self.rule or self.site or self.observed or self.historic)
+        return bool(
+            self.severity
+            or self.rule
+            or self.site
+            or self.observed
+            or self.historic
+            or self.status not in (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
+        )
 
     @classmethod
     def from_query(cls, params) -> WorklistFilters:
@@ -47,7 +57,7 @@ class WorklistFilters:
         observed = params.get("observed", "")
         status = params.get("status", "")
         return cls(
-            status=AlertStatus.ACKNOWLEDGED if status == AlertStatus.ACKNOWLEDGED else AlertStatus.OPEN,
+            status=status if status in STATUS_FILTERS else AlertStatus.OPEN,
             historic=params.get("historic") == "1",
             observed=observed if observed in OBSERVED_WITHIN else "",
             severity=severity if severity in Severity.values else "",
@@ -62,7 +72,7 @@ def alert_worklist(*, user, filters: WorklistFilters | None = None, today: dt.da
     from clinical.selectors.alert_groups import not_historic
 
     f = filters or WorklistFilters()
-    qs = access.alerts_for_user(user).filter(status=f.status)
+    qs = with_status(access.alerts_for_user(user), f.status)
     if not f.historic:
         qs = not_historic(qs)
     if f.severity:
@@ -81,14 +91,12 @@ def alert_worklist(*, user, filters: WorklistFilters | None = None, today: dt.da
     return qs.select_related(*related).order_by(*ORDER)
 
 
-def patient_open_alerts(*, patient: Patient) -> list[Alert]:
-    """The open alerts of one patient already fetched through ``registry.access``
-    (one query), most severe first."""
-    rows = list(
-        Alert.objects.filter(patient=patient, status=AlertStatus.OPEN)
-        .select_related("lab_result", "course", "dose_change", "visit")
-        .order_by(*ORDER)
-    )
+def patient_open_alerts(*, patient: Patient, status: str = "") -> list[Alert]:
+    """The open alerts of one patient already fetched through ``registry.access`` (one
+    query), most severe first; ``status`` ("withdrawn", "all", ...) shows others on request."""
+    qs = Alert.objects.filter(patient=patient)
+    qs = qs.filter(status=AlertStatus.OPEN) if status not in STATUS_FILTERS else with_status(qs, status)
+    rows = list(qs.select_related("lab_result", "course", "dose_change", "visit").order_by(*ORDER))
     for row in rows:
         row.patient = patient  # the caller's instance: no query per row for links
     return rows
@@ -98,16 +106,25 @@ def patient_open_alerts(*, patient: Patient) -> list[Alert]:
 EVIDENCE = ("lab_result", "course", "visit")
 
 
-def patient_alerts(*, patient: Patient, status: str = "") -> QuerySet[Alert]:
-    """Every alert of a patient (optionally of one status), with its evidence."""
-    qs = patient.alerts.select_related(*EVIDENCE)
+def with_status(qs: QuerySet[Alert], status: str) -> QuerySet[Alert]:
+    """Alerts of one status; "all" every status; blank every status but withdrawn (a
+    withdrawn alert is shown only on request, RULES.md 5)."""
+    if status == "all":
+        return qs
     if status:
-        qs = qs.filter(status=status)
+        return qs.filter(status=status)
+    return qs.exclude(status=AlertStatus.WITHDRAWN)
+
+
+def patient_alerts(*, patient: Patient, status: str = "") -> QuerySet[Alert]:
+    """A patient's alerts (one status, "all", or by default all but withdrawn), with
+    their evidence."""
+    qs = with_status(patient.alerts.select_related(*EVIDENCE), status)
     return qs.order_by("-created_at", "-id")
 
 
 def patient_alert(*, patient: Patient, public_id) -> Alert:
-    return access.one_or_404(patient_alerts(patient=patient), public_id, "alert")
+    return access.one_or_404(patient_alerts(patient=patient, status="all"), public_id, "alert")
 
 
 @dataclass(frozen=True)
@@ -128,9 +145,7 @@ def alert_list(*, user, filters: AlertListFilters, today: dt.date | None = None)
     """Alerts of every patient the user may read (registry.access), filtered; newest
     first (the order the API's cursor pages through)."""
     f = filters
-    qs = access.alerts_for_user(user)
-    if f.status:
-        qs = qs.filter(status=f.status)
+    qs = with_status(access.alerts_for_user(user), f.status)  # withdrawn only on request
     if f.severity:
         qs = qs.filter(severity=f.severity)
     if f.rule:

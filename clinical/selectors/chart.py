@@ -41,7 +41,9 @@ class CourseRow:
 
     @property
     def active(self) -> bool:
-        return self.course.end_date is None or self.course.end_date >= timezone.localdate()
+        """Ongoing: a course with a stop date is shown stopped, never active, even on
+        the stop day itself (the "Stopped" line and an "active" badge contradicted)."""
+        return self.course.end_date is None
 
 
 def _weight_on(weights: list[tuple[dt.date, Decimal]], day: dt.date) -> Decimal | None:

@@ -12,8 +12,6 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.utils import timezone
-
 from clinical import catalogue, trends
 from clinical.alerts import render_alert_message
 from clinical.charts.common import RESPONSE_LABELS, delta_text, percent_text, shown, unit_for
@@ -29,7 +27,7 @@ from clinical.charts.data import (
     WeightPoint,
 )
 from clinical.models import Alert, DoseChange, LabResult, TreatmentCourse, Visit
-from registry.models import Patient, Site
+from registry.models import Patient
 
 DASHBOARD_ANALYTES = ("triglycerides", "hba1c", "glucose", "leptin", "alt", "ast")
 RESPONSE_ANALYTES = ("hba1c", "triglycerides")
@@ -37,18 +35,8 @@ HIDDEN_ALERT_STATUSES = ("withdrawn",)  # RULES.md 5: a withdrawn alert is histo
 
 
 def patient_today(patient: Patient) -> dt.date:
-    """Today in the time zone of the patient's site (RULES.md 5) once sites carry one;
-    the server's date until then."""
-    if any(f.name == "time_zone" for f in Site._meta.get_fields()):
-        tz_name = patient.home_site.time_zone or ""
-        if tz_name:
-            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-            try:
-                return timezone.now().astimezone(ZoneInfo(tz_name)).date()
-            except (ZoneInfoNotFoundError, ValueError):
-                pass
-    return timezone.localdate()
+    """Today in the time zone of the patient's site (RULES.md 5)."""
+    return patient.today()
 
 
 # --- pure: one course's response summary ---------------------------------------------------

@@ -74,6 +74,11 @@ def course_doses(*, course: TreatmentCourse) -> QuerySet[DoseChange]:
     return course.doses.order_by("effective_date", "id")
 
 
+def course_dose(*, course: TreatmentCourse, public_id) -> DoseChange:
+    """One dose change of a course already fetched through ``registry.access``."""
+    return access.one_or_404(course_doses(course=course), public_id, "dose change")
+
+
 # --- trends -----------------------------------------------------------------------------
 
 
@@ -125,6 +130,7 @@ def patient_trends(*, patient: Patient) -> dict[str, list[dict[str, Any]]]:
             "drug": r.course.drug,
             "start_date": r.course.start_date,
             "response_class": r.response_class,
+            "provisional": r.provisional,
             "hba1c_change": r.hba1c_change,
             "tg_percent_change": r.tg_percent_change,
             "computed_at": r.computed_at,

@@ -12,10 +12,12 @@ shared :mod:`registry.writekit`.
 from __future__ import annotations
 
 from clinical.services.alerts import ACK_FIELDS, alert_acknowledge, alert_reopen
+from clinical.services.course_corrections import course_delete, course_update, dose_delete, dose_update
 from clinical.services.labs import (
     CANONICAL_QUANTUM,
     LAB_EDITABLE,
     VALUE_DECIMALS,
+    UnitSuspect,
     ValidatedLab,
     lab_fields,
     lab_result_delete,
@@ -35,7 +37,9 @@ from clinical.services.treatments import (
     course_stop,
     dose_change_record,
     dose_validate,
+    label_warning,
     latest_weight_kg,
+    weight_for_dose_kg,
 )
 from clinical.services.visits import VISIT_FIELDS, LabEntry, visit_record, visit_update, visit_validate
 from registry.writekit import EARLIEST_DATE, ConflictError
@@ -49,12 +53,17 @@ __all__ = [
     "VISIT_FIELDS",
     "ConflictError",
     "LabEntry",
+    "UnitSuspect",
     "ValidatedLab",
     "alert_acknowledge",
     "alert_reopen",
+    "course_delete",
     "course_start",
+    "course_update",
     "course_stop",
     "dose_change_record",
+    "dose_delete",
+    "dose_update",
     "dose_validate",
     "enqueue_evaluation",
     "enqueue_evaluations",
@@ -64,7 +73,9 @@ __all__ = [
     "lab_result_record",
     "lab_result_update",
     "lab_validate",
+    "label_warning",
     "latest_weight_kg",
+    "weight_for_dose_kg",
     "patient_mark_for_evaluation",
     "patients_mark_for_evaluation",
     "visit_record",

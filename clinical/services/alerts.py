@@ -25,6 +25,8 @@ def alert_acknowledge(*, alert: Alert, by, note: str = "") -> Alert:
         current = Alert.objects.select_for_update().get(pk=alert.pk)
         if current.status == AlertStatus.RESOLVED:
             raise ValidationError({"status": ["This alert is already resolved."]})
+        if current.status == AlertStatus.WITHDRAWN:
+            raise ValidationError({"status": [f"This alert was withdrawn ({current.withdrawn_reason})."]})
         if current.status == AlertStatus.ACKNOWLEDGED:
             return current
         if current.severity == Severity.CRITICAL and not note.strip():

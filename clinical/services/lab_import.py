@@ -52,10 +52,13 @@ def lab_import_upload(*, user, filename: str, content: bytes) -> tuple[LabImport
     return record, plan
 
 
-def lab_import_confirm(*, lab_import: LabImport, by, skip_existing: bool = False) -> tuple[LabImport, ImportPlan]:
+def lab_import_confirm(
+    *, lab_import: LabImport, by, skip_existing: bool = False, confirm_unusual: bool = False
+) -> tuple[LabImport, ImportPlan]:
     """Import every row of a previewed file, or none: the file is validated again against
     the current database inside the transaction; any error refuses the whole file.
-    ``skip_existing`` leaves out rows identical to stored results (reported as skipped)."""
+    ``skip_existing`` leaves out rows identical to stored results (reported as skipped).
+    Rows marked unit-suspect need ``confirm_unusual`` (one confirmation for all of them)."""
     with transaction.atomic():
         audit_chain.lock()  # chain before rows: see audit_chain.lock
         current = LabImport.objects.select_for_update().get(pk=lab_import.pk)
@@ -68,6 +71,15 @@ def lab_import_confirm(*, lab_import: LabImport, by, skip_existing: bool = False
                 {
                     "file": [
                         f"{plan.error_count} row(s) have errors; nothing was imported. Fix the file and upload it again."
+                    ]
+                }
+            )
+        if plan.unit_suspect_count and not confirm_unusual:
+            raise ValidationError(
+                {
+                    "confirm_unusual": [
+                        f"{plan.unit_suspect_count} row(s) have values that look typed against the wrong unit "
+                        "(marked in the preview). Correct the file, or confirm that these values are as intended."
                     ]
                 }
             )

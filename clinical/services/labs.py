@@ -10,7 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from clinical import catalogue, formatting
+from clinical import catalogue, formatting, unit_slips
 from clinical.models import LabResult, Source, Visit
 from clinical.services.numbers import parse_decimal
 from clinical.services.outbox import patient_mark_for_evaluation
@@ -24,6 +24,35 @@ CANONICAL_QUANTUM = Decimal("1e-10")
 
 # The reference columns hold 12 digits before the decimal point (DecimalField 18, 6).
 REFERENCE_LIMIT_CEILING = Decimal(10) ** 12
+
+
+class UnitSuspect(ValidationError):
+    """A value that looks typed against the wrong unit (RULES.md 5): not refused, but it
+    needs an explicit confirmation (``confirm_unusual``). The API answers 400 with the
+    code ``unit_suspect`` and the alternative."""
+
+    def __init__(self, analyte: str, value: Decimal, unit: str, alternative: unit_slips.Alternative):
+        info = catalogue.ANALYTES[analyte]
+        self.alternative = alternative
+        self.question = f"Did you mean {alternative.text(analyte)}?"
+        self.api_extra = {
+            "code": "unit_suspect",
+            "alternative": {
+                "value": formatting.plain(alternative.value),
+                "unit": alternative.unit,
+                "canonical_value": formatting.plain(alternative.canonical),
+                "canonical_unit": info.canonical_unit,
+            },
+            "confirm_with": {"confirm_unusual": True},
+        }
+        super().__init__(
+            {
+                "value": [
+                    f"{info.name} {formatting.typed(value)} {unit} is unusually high for this unit. "
+                    f"{self.question} Choose that unit, or confirm the value as entered."
+                ]
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -45,6 +74,7 @@ def lab_validate(
     reference_low: Any = None,
     reference_high: Any = None,
     today: dt.date | None = None,
+    confirm_unusual: bool = False,
 ) -> ValidatedLab:
     """Check one lab entry against the catalogue (no database). Raises ValidationError
     keyed by field, with messages naming analyte, value, unit and the accepted range."""
@@ -85,13 +115,19 @@ def lab_validate(
         canonical = conv.to_canonical(number)
         if number < 0 or not info.hard_limits.contains(canonical):
             limits = info.limits_in(conv.unit)
+            other = unit_slips.plausible_elsewhere(info.code, number, conv.unit) if number >= 0 else None
+            hint = f" Did you mean {formatting.typed(number)} {other.unit}?" if other is not None else ""
             errors.setdefault("value", []).append(
                 f"{info.name} {formatting.typed(number)} {conv.unit} is implausible: accepted range "
                 f"{formatting.format_limit(limits.low, analyte=info.code, unit=conv.unit)}-"
-                f"{formatting.format_limit(limits.high, analyte=info.code, unit=conv.unit)} {conv.unit}."
+                f"{formatting.format_limit(limits.high, analyte=info.code, unit=conv.unit)} {conv.unit}.{hint}"
             )
     if errors:
         raise ValidationError(errors)
+    if not confirm_unusual:
+        suspect = unit_slips.unit_suspect(info.code, number, conv.unit)  # type: ignore[arg-type,union-attr]
+        if suspect is not None:
+            raise UnitSuspect(info.code, number, conv.unit, suspect)  # type: ignore[arg-type,union-attr]
     assert conv is not None and number is not None and canonical is not None
     return ValidatedLab(info, number, conv.unit, canonical.quantize(CANONICAL_QUANTUM), ref_low, ref_high)
 
@@ -120,8 +156,10 @@ def lab_result_record(
     reference_high: Any = None,
     visit: Visit | None = None,
     source: str = Source.FORM,
+    confirm_unusual: bool = False,
 ) -> LabResult:
-    """Record one lab result (validated, converted, audited, evaluated on commit)."""
+    """Record one lab result (validated, converted, audited, evaluated on commit). A
+    unit-suspect value raises :class:`UnitSuspect` unless ``confirm_unusual``."""
     v = lab_validate(
         analyte=analyte,
         value=value,
@@ -129,6 +167,8 @@ def lab_result_record(
         collected_on=collected_on,
         reference_low=reference_low,
         reference_high=reference_high,
+        today=patient.today(),
+        confirm_unusual=confirm_unusual,
     )
     if visit is not None and visit.patient_id != patient.pk:
         raise ValidationError({"visit": ["The visit belongs to another patient."]})
@@ -150,7 +190,15 @@ def lab_result_record(
 LAB_EDITABLE = ["analyte", "value", "unit", "collected_on", "fasting", "reference_low", "reference_high"]
 
 
-def lab_result_update(*, result: LabResult, by, reason: str, expected_version: int | None, **fields: Any) -> LabResult:
+def lab_result_update(
+    *,
+    result: LabResult,
+    by,
+    reason: str,
+    expected_version: int | None,
+    confirm_unusual: bool = False,
+    **fields: Any,
+) -> LabResult:
     """Edit a lab result; needs a reason; refuses a stale version (ConflictError)."""
     reason = require_reason(reason)
     unknown = set(fields) - set(LAB_EDITABLE)
@@ -168,6 +216,9 @@ def lab_result_update(*, result: LabResult, by, reason: str, expected_version: i
             collected_on=merged["collected_on"],
             reference_low=merged["reference_low"],
             reference_high=merged["reference_high"],
+            today=current.patient.today(),
+            # only a changed value or unit asks again; an unchanged one was confirmed
+            confirm_unusual=confirm_unusual or (merged["value"] == current.value and merged["unit"] == current.unit),
         )
         before = snapshot(current)
         for k, val in lab_fields(v).items():

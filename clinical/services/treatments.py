@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from clinical import catalogue, formatting
@@ -28,6 +28,46 @@ def latest_weight_kg(patient: Patient, on_or_before: dt.date) -> Decimal | None:
         .order_by("-visit_date", "-id")
         .values_list("weight_kg", flat=True)
         .first()
+    )
+
+
+def weight_for_dose_kg(patient: Patient, day: dt.date) -> tuple[Decimal | None, bool]:
+    """(kg, weighed after the day?): the latest weight on or before ``day``, else the
+    first within 30 days after it (RULES.md 5), else (None, False)."""
+    before = latest_weight_kg(patient, day)
+    if before:
+        return before, False
+    after = (
+        Visit.objects.filter(
+            patient=patient,
+            visit_date__gt=day,
+            visit_date__lte=day + dt.timedelta(days=catalogue.METRELEPTIN_WEIGHT_FALLBACK_DAYS),
+            weight_kg__gt=0,
+        )
+        .order_by("visit_date", "id")
+        .values_list("weight_kg", flat=True)
+        .first()
+    )
+    return after, after is not None
+
+
+def label_warning(*, patient: Patient, drug: str, dose: Decimal, dose_unit: str, on: dt.date) -> str:
+    """The server's verdict on a metreleptin dose against the label maximum, computed with
+    Decimal at the weight the alert rule uses ("" when within the label). The dose is
+    recorded either way; this is what the form and the API show beside it."""
+    if drug != "metreleptin" or dose_unit != "mg/day":
+        return ""
+    weight, after = weight_for_dose_kg(patient, on)
+    limit = catalogue.metreleptin_max_mg(weight) if weight else catalogue.METRELEPTIN_LABEL["male"].maximum
+    if Decimal(dose) <= limit:
+        return ""
+    if weight:
+        at = f" at {formatting.plain(weight)} kg" + (" (weighed after the dose: no earlier weight)" if after else "")
+    else:
+        at = " (no weight recorded: only the 10 mg/day maximum checked)"
+    return (
+        f"Metreleptin {formatting.plain(Decimal(dose))} mg/day is above the label maximum of "
+        f"{formatting.format_number(limit, 2)} mg/day{at}. Recorded as entered; check the dose."
     )
 
 
@@ -90,11 +130,14 @@ def course_start(
 ) -> TreatmentCourse:
     """Start a course with its first dose. Overlapping courses of one drug are refused."""
     errors: dict[str, list[str]] = {}
-    check_date(errors, "start_date", start_date, label="The start date", required="The start date is required.")
+    today = patient.today()
+    check_date(
+        errors, "start_date", start_date, label="The start date", required="The start date is required.", today=today
+    )
     if end_date is not None and start_date is not None and end_date < start_date:
         errors["end_date"] = ["The end date is before the start date."]
     else:
-        check_date(errors, "end_date", end_date, label="The end date", earliest=None)
+        check_date(errors, "end_date", end_date, label="The end date", earliest=None, today=today)
     if stop_reason and end_date is None:
         errors["stop_reason"] = ["A stop reason needs an end date."]
     weight = latest_weight_kg(patient, start_date) if start_date else None
@@ -154,6 +197,7 @@ def dose_change_record(
             label="The date",
             required="The date of the dose change is required.",
             earliest=None,
+            today=course.patient.today(),
         )
     weight = latest_weight_kg(course.patient, effective_date) if effective_date else None
     try:
@@ -168,14 +212,26 @@ def dose_change_record(
         raise ValidationError(errors)
     user = actor(by)
     with transaction.atomic():
-        change = DoseChange.objects.create(
-            course=course,
-            effective_date=effective_date,
-            dose=number,
-            dose_unit=dose_unit,
-            reason=reason,
-            created_by=user,
-        )
+        try:
+            with transaction.atomic():
+                change = DoseChange.objects.create(
+                    course=course,
+                    effective_date=effective_date,
+                    dose=number,
+                    dose_unit=dose_unit,
+                    reason=reason,
+                    created_by=user,
+                )
+        except IntegrityError:
+            # Two identical changes saved at once: the unique (course, date) constraint
+            # lets one through; the other gets the message of a sequential duplicate.
+            raise ValidationError(
+                {
+                    "effective_date": [
+                        f"A dose is already recorded from {effective_date.isoformat()}; change that entry instead."
+                    ]
+                }
+            ) from None
         audit_created(change, by=by, patient=course.patient)
         patient_mark_for_evaluation(course.patient)
     return change
@@ -196,7 +252,13 @@ def course_stop(
         errors["end_date"] = [f"The stop date is before the course start ({human_date(course.start_date)})."]
     else:
         check_date(
-            errors, "end_date", end_date, label="The stop date", required="The stop date is required.", earliest=None
+            errors,
+            "end_date",
+            end_date,
+            label="The stop date",
+            required="The stop date is required.",
+            earliest=None,
+            today=course.patient.today(),
         )
     if stop_reason not in StopReason.values:
         errors["stop_reason"] = ["Choose a stop reason."]

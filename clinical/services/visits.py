@@ -106,6 +106,7 @@ class LabEntry:
     fasting: bool | None = None
     reference_low: Any = None
     reference_high: Any = None
+    confirm_unusual: bool = False  # a unit-suspect value confirmed as entered (RULES.md 5)
 
 
 def _check_skinfolds(skinfolds: Iterable[tuple[str, Any]], errors: dict[str, list[str]]) -> list[tuple[str, Decimal]]:
@@ -167,8 +168,9 @@ def visit_record(
     if unknown:
         raise ValidationError({k: ["Unknown visit field."] for k in sorted(unknown)})
     errors: dict[str, list[str]] = {}
+    today = patient.today()
     try:
-        clean = visit_validate(fields)
+        clean = visit_validate(fields, today=today)
     except ValidationError as exc:
         errors.update(exc.message_dict)
         clean = dict(fields)
@@ -186,6 +188,8 @@ def visit_record(
                         collected_on=entry.collected_on or day,
                         reference_low=entry.reference_low,
                         reference_high=entry.reference_high,
+                        today=today,
+                        confirm_unusual=entry.confirm_unusual,
                     ),
                 )
             )
@@ -271,7 +275,7 @@ def visit_update(
         check_version(current, expected_version, VISIT_FIELDS)
         merged = {k: fields.get(k, getattr(current, k)) for k in VISIT_FIELDS}
         try:
-            clean = visit_validate(merged)
+            clean = visit_validate(merged, today=current.patient.today())
         except ValidationError as exc:
             errors = {**exc.message_dict, **errors}
         if errors:

@@ -27,13 +27,14 @@ def alert_title(alert) -> str:
 @register.simple_tag
 def alert_evidence(alert, can_write=False) -> dict:
     """(label, url) of the row the alert points at; the chart for patient-level alerts.
-    Lab results and visits open their edit page for writers (to check or correct the
-    value), the chart section otherwise."""
+    A lab result opens its read-only view (correcting it is one click further), a visit
+    or course its chart section. A deleted evidence row leaves the chart link."""
     chart = reverse("patient-chart", args=[alert.patient.public_id])
     if alert.lab_result_id and alert.lab_result is not None:
         r = alert.lab_result
         label = f"{catalogue.ANALYTES[r.analyte].name if r.analyte in catalogue.ANALYTES else r.analyte} result of {human_date(r.collected_on)}"
-        url = reverse("lab-edit", args=[r.public_id]) if can_write else f"{chart}#labs-title"
+        # The read-only view of the evidence, which links to its correction.
+        url = reverse("lab-detail", args=[r.public_id])
         return {"label": label, "url": url}
     if alert.dose_change_id and alert.dose_change is not None:
         return {"label": f"dose from {human_date(alert.dose_change.effective_date)}", "url": f"{chart}#tx-title"}

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinical import selectors, services
 from clinical.alerts import RULE_CHOICES
-from clinical.models import Severity
+from clinical.models import AlertStatus, Severity
 from clinical.selectors import alert_groups
 from clinical.views.common import query_keep
 from registry import access
@@ -53,6 +53,7 @@ def alert_worklist(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "query_keep": query_keep(request),
             "severities": Severity.choices,
+            "statuses": [*AlertStatus.choices, ("all", "All")],
             "rules": RULE_CHOICES,
             "sites": list(access.sites_for_user(user)),
             "observed_choices": [(k, label) for k, (label, _days) in selectors.OBSERVED_WITHIN.items()],

@@ -29,7 +29,8 @@ def patient_chart(request: HttpRequest, public_id) -> HttpResponse:
             "patient": patient,
             "chart": chart,
             "can_write": access.can_write(request.user, patient),
-            "alerts": selectors.patient_open_alerts(patient=patient),
+            "alerts": selectors.patient_open_alerts(patient=patient, status=request.GET.get("status", "")),
+            "alert_status": request.GET.get("status", ""),
             "alerts_panel": ALERTS_PANEL,
             "subtypes": catalogue.SUBTYPES,
             "response_summaries": [

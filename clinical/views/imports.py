@@ -88,6 +88,7 @@ def lab_import_preview(request, import_id):
             hidden_ok=plan.row_count - len(rows),
             ok_count=plan.row_count - sum(1 for r in plan.rows if r.errors or r.skipped),
             can_confirm=plan.ok,
+            unit_suspect_count=plan.unit_suspect_count,
             has_duplicates=any("already recorded" in e for r in plan.rows for e in r.errors),
         )
     elif record.status == LabImport.Status.IMPORTED:
@@ -105,7 +106,10 @@ def lab_import_confirm(request, import_id):
     record = access.lab_import_for_user(request.user, import_id)
     try:
         record, plan = lab_import.lab_import_confirm(
-            lab_import=record, by=request.user, skip_existing=_skip_existing(request)
+            lab_import=record,
+            by=request.user,
+            skip_existing=_skip_existing(request),
+            confirm_unusual=request.POST.get("confirm_unusual") == "1",
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))

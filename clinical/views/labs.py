@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from clinical import flags, formatting, forms, selectors, services
@@ -52,14 +51,40 @@ def patient_labs(request: HttpRequest, public_id) -> HttpResponse:
     )
 
 
+def _slip_choice(request: HttpRequest):
+    """The POST data and the confirmation after the "Did you mean ...?" question: the
+    other unit chosen (the unit replaced) or the value kept as entered (confirmed)."""
+    if request.method != "POST":
+        return None, False
+    choice = request.POST.get("slip", "")
+    if choice == "switch" and request.POST.get("slip_unit"):
+        data = request.POST.copy()
+        data["unit"] = request.POST["slip_unit"]
+        return data, False
+    return request.POST, choice == "keep"
+
+
+def _slip_question(exc: services.UnitSuspect, kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "question": exc.question,
+        "alt_unit": exc.alternative.unit,
+        "as_entered": f"{kwargs.get('value')} {kwargs.get('unit')}",
+    }
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def lab_new(request: HttpRequest, public_id) -> HttpResponse:
     patient = access.patient_for_user(request.user, public_id, write=True)
-    form = forms.LabForm(request.POST or None, initial={"collected_on": timezone.localdate()})
+    data, confirmed = _slip_choice(request)
+    form = forms.LabForm(data, initial={"collected_on": patient.today()})
+    slip = None
     if request.method == "POST" and form.is_valid():
+        kwargs = form.service_kwargs()
         try:
-            services.lab_result_record(patient=patient, by=request.user, **form.service_kwargs())
+            services.lab_result_record(patient=patient, by=request.user, confirm_unusual=confirmed, **kwargs)
+        except services.UnitSuspect as exc:
+            slip = _slip_question(exc, kwargs)
         except ValidationError as exc:
             forms.apply_errors(form, exc)
         else:
@@ -72,6 +97,7 @@ def lab_new(request: HttpRequest, public_id) -> HttpResponse:
             "form": form,
             "unit_map": forms.unit_map(),
             "title": "Add a lab result",
+            "slip": slip,
             "forms_with_errors": forms.error_list(form),
         },
     )
@@ -109,9 +135,10 @@ LAB_LABELS = {
 def lab_edit(request: HttpRequest, public_id) -> HttpResponse:
     lab = access.lab_for_user(request.user, public_id, write=True)
     patient = lab.patient
-    conflict = None
+    conflict = slip = None
     if request.method == "POST":
-        form = forms.LabEditForm(request.POST)
+        data, confirmed = _slip_choice(request)
+        form = forms.LabEditForm(data)
         if form.is_valid():
             d = form.cleaned_data
             kwargs = form.service_kwargs()
@@ -121,8 +148,11 @@ def lab_edit(request: HttpRequest, public_id) -> HttpResponse:
                     by=request.user,
                     reason=d.get("change_reason", ""),
                     expected_version=d["version"],
+                    confirm_unusual=confirmed,
                     **kwargs,
                 )
+            except services.UnitSuspect as exc:
+                slip = _slip_question(exc, kwargs)
             except services.ConflictError as exc:
                 mine = {**kwargs, "version": d["version"]}
                 conflict = conflict_panel(lab, exc, mine, LAB_LABELS)
@@ -141,6 +171,7 @@ def lab_edit(request: HttpRequest, public_id) -> HttpResponse:
             "patient": patient,
             "lab": lab,
             "form": form,
+            "slip": slip,
             "unit_map": forms.unit_map(),
             "conflict": conflict,
             "title": "Edit a lab result",
@@ -183,5 +214,25 @@ def lab_delete(request: HttpRequest, public_id) -> HttpResponse:
             "form": form,
             "conflict": conflict,
             "forms_with_errors": forms.error_list(form),
+        },
+    )
+
+
+@login_required
+@require_GET
+def lab_detail(request: HttpRequest, public_id) -> HttpResponse:
+    """One result, read only: where an alert's evidence link leads (correcting it is a
+    deliberate second step, never the first page an alert opens)."""
+    lab = access.lab_for_user(request.user, public_id)
+    patient = lab.patient
+    audit_record(user=request.user, action=AuditEvent.Action.VIEW, obj=lab, patient=patient)
+    return render(
+        request,
+        "clinical/lab_detail.html",
+        {
+            "patient": patient,
+            "lab": lab,
+            "shown": flags.show_lab(lab, sex=patient.sex, system=request.user.unit_system),
+            "can_write": access.can_write(request.user, patient),
         },
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -10,17 +11,18 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from clinical import catalogue, formatting, forms, selectors, services
+from clinical.services.numbers import parse_number
 from clinical.views.common import back_to_chart, chart_url
 from registry import access
 
 
-def _suggestion(patient):
-    """Metreleptin starting dose from the label table at the latest weight and sex."""
-    weight = services.latest_weight_kg(patient, timezone.localdate())
+def _suggestion(patient, start):
+    """Metreleptin starting dose from the label table at the weight on or before the
+    start date (RULES.md 4) and the sex."""
+    weight = services.latest_weight_kg(patient, start)
     if not weight:
         return None, None
     return weight, catalogue.metreleptin_start_dose(weight, patient.sex)
@@ -30,13 +32,14 @@ def _suggestion(patient):
 @require_http_methods(["GET", "POST"])
 def course_new(request: HttpRequest, public_id) -> HttpResponse:
     patient = access.patient_for_user(request.user, public_id, write=True)
-    weight, suggestion = _suggestion(patient)
+    start = _posted_date(request, "start_date") or patient.today()
+    weight, suggestion = _suggestion(patient, start)
     drug = request.GET.get("drug", "metreleptin")
     if drug not in catalogue.DRUGS:
         drug = "metreleptin"
     initial: dict[str, Any] = {
         "drug": drug,
-        "start_date": timezone.localdate(),
+        "start_date": patient.today(),
         "dose_unit": catalogue.DRUGS[drug].units[0],
     }
     if drug == "metreleptin" and suggestion:
@@ -75,9 +78,37 @@ def course_new(request: HttpRequest, public_id) -> HttpResponse:
             "drugs": catalogue.DRUGS,
             "drug_units": {code: list(d.units) for code, d in catalogue.DRUGS.items()},
             "max_mg": _max_mg(weight),
+            "dose_warning": _verdict(
+                patient,
+                request.POST.get("drug", ""),
+                request.POST.get("dose", ""),
+                request.POST.get("dose_unit", ""),
+                start,
+            )
+            if request.method == "POST"
+            else "",
             "forms_with_errors": forms.error_list(form),
         },
     )
+
+
+def _posted_date(request: HttpRequest, name: str):
+    """A date the form posted (the suggestion follows the start date typed), else None."""
+    try:
+        return dt.date.fromisoformat(request.POST.get(name, ""))
+    except ValueError:
+        return None
+
+
+def _verdict(patient, drug: str, dose, dose_unit: str, on) -> str:
+    """The server's label-maximum verdict for a dose typed on the form (Decimal)."""
+    if not on:
+        return ""
+    try:
+        number = parse_number(dose)
+    except ValueError:
+        return ""
+    return services.label_warning(patient=patient, drug=drug, dose=number, dose_unit=dose_unit, on=on)
 
 
 def _max_mg(weight: Decimal | None) -> Decimal | None:
@@ -89,16 +120,10 @@ def _max_mg(weight: Decimal | None) -> Decimal | None:
 
 def _warn_above_label_max(request: HttpRequest, *, course, dose: Decimal, on) -> None:
     """A saved metreleptin dose above the label maximum at the weight of that day is kept
-    as entered (the clinician decides) but flagged right away."""
-    weight = services.latest_weight_kg(course.patient, on)
-    if course.drug != "metreleptin" or not weight or not catalogue.metreleptin_above_max(dose, weight):
-        return
-    messages.warning(
-        request,
-        f"Warning: metreleptin {formatting.plain(dose)} mg/day is above the label maximum "
-        f"({formatting.plain(_max_mg(weight))} mg/day at {formatting.plain(weight)} kg). "
-        "Saved as entered; check the dose.",
-    )
+    as entered (the clinician decides) but flagged right away: the server's verdict."""
+    text = services.label_warning(patient=course.patient, drug=course.drug, dose=dose, dose_unit="mg/day", on=on)
+    if text:
+        messages.warning(request, f"Warning: {text}")
 
 
 @login_required
@@ -108,7 +133,7 @@ def dose_new(request: HttpRequest, public_id) -> HttpResponse:
     patient = course.patient
     drug = catalogue.DRUGS[course.drug]
     form = forms.DoseChangeForm(
-        request.POST or None, initial={"effective_date": timezone.localdate(), "dose_unit": drug.units[0]}
+        request.POST or None, initial={"effective_date": patient.today(), "dose_unit": drug.units[0]}
     )
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -127,8 +152,9 @@ def dose_new(request: HttpRequest, public_id) -> HttpResponse:
             messages.success(request, f"Dose changed to {formatting.plain(change.dose)} {change.dose_unit}.")
             _warn_above_label_max(request, course=course, dose=change.dose, on=change.effective_date)
             return redirect(chart_url(patient))
-    weight = services.latest_weight_kg(patient, timezone.localdate())
+    weight = services.latest_weight_kg(patient, patient.today())
     current = selectors.course_doses(course=course).last()
+    on = _posted_date(request, "effective_date")
     return render(
         request,
         "clinical/dose_form.html",
@@ -141,6 +167,11 @@ def dose_new(request: HttpRequest, public_id) -> HttpResponse:
             "form": form,
             "weight": weight,
             "max_mg": _max_mg(weight) if course.drug == "metreleptin" else None,
+            "dose_warning": _verdict(
+                patient, course.drug, request.POST.get("dose", ""), request.POST.get("dose_unit", ""), on
+            )
+            if request.method == "POST"
+            else "",
             "forms_with_errors": forms.error_list(form),
         },
     )
@@ -151,9 +182,7 @@ def dose_new(request: HttpRequest, public_id) -> HttpResponse:
 def course_stop(request: HttpRequest, public_id) -> HttpResponse:
     course = access.course_for_user(request.user, public_id, write=True)
     patient = course.patient
-    form = forms.CourseStopForm(
-        request.POST or None, initial={"end_date": timezone.localdate(), "version": course.version}
-    )
+    form = forms.CourseStopForm(request.POST or None, initial={"end_date": patient.today(), "version": course.version})
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:

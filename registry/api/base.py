@@ -99,7 +99,9 @@ def api_exception_handler(exc, context):
     """DRF's handler, plus the service exceptions, in one response shape."""
     if isinstance(exc, DjangoValidationError):
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        return Response({"detail": "Invalid input.", "errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+        # A service error may carry a machine-readable code and data (e.g. unit_suspect).
+        extra = getattr(exc, "api_extra", None) or {}
+        return Response({"detail": "Invalid input.", "errors": errors, **extra}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, ConflictError):
         return Response(
             {"detail": str(exc), "current": conflict_current(exc.current)}, status=status.HTTP_412_PRECONDITION_FAILED

@@ -18,9 +18,14 @@ from registry.models import AcmgClass, DiagnosisBasis, Sex, VitalStatus, Zygosit
 IDENTITY_FIELDS = ("family_name", "given_name", "birth_date", "mrn", "phone", "email")
 
 
+# Declared as a number; a number typed as text is also read, by the one parser of
+# clinical.services.numbers under the rules of a form (RULES.md 5: decimal comma accepted,
+# ambiguous text refused with what to type instead).
 @extend_schema_field(OpenApiTypes.NUMBER)
 class NumberField(serializers.Field):
-    """A number passed through as text: the service parses, limits and explains it."""
+    """A number passed to the service as it came: a JSON number stays a number (it is
+    unambiguous), a numeric string stays text that the one number parser reads under the
+    same rules as a form (``clinical.services.numbers``)."""
 
     default_error_messages = {"invalid": "A number is required."}
 
@@ -31,7 +36,9 @@ class NumberField(serializers.Field):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, (int, float, str, Decimal)):
             self.fail("invalid")
-        text = str(data).strip()
+        if not isinstance(data, str):
+            return data
+        text = data.strip()
         if len(text) > 40:
             self.fail("invalid")
         return text
@@ -49,9 +56,9 @@ def _json_type_error(field: serializers.Field, value) -> str | None:
         return "Not a valid string."
     if isinstance(field, serializers.BooleanField) and not isinstance(value, bool):
         return "Must be true or false."
-    if isinstance(field, (NumberField, serializers.IntegerField)) and (
-        isinstance(value, bool) or not isinstance(value, (int, float))
-    ):
+    if isinstance(field, NumberField) and (isinstance(value, bool) or not isinstance(value, (int, float, str))):
+        return "A number is required (a JSON number, or a number as text)."
+    if isinstance(field, serializers.IntegerField) and (isinstance(value, bool) or not isinstance(value, (int, float))):
         return "A number is required."
     return None
 

@@ -117,9 +117,7 @@
     var unitSel = document.getElementById("id_dose_unit");
     var dose = document.getElementById("id_dose");
     var preview = document.getElementById("dose-preview");
-    var warning = document.getElementById("dose-warning");
     var weight = parseFloat(courseForm.getAttribute("data-weight"));
-    var maxMg = parseFloat(courseForm.getAttribute("data-max-mg"));
     var fixedDrug = courseForm.getAttribute("data-drug");
     function drug() { return drugSel ? drugSel.value : fixedDrug; }
     function syncDrug() {
@@ -140,7 +138,6 @@
         if (isMet && mg >= 0 && weight > 0) parts.push((mg / weight).toFixed(3) + " mg/kg/day at " + weight + " kg");
         preview.textContent = parts.join(" \u00b7 ");
       }
-      if (warning) warning.hidden = !(isMet && maxMg > 0 && mg > maxMg);
     }
     if (drugSel) drugSel.addEventListener("change", function () { syncDrug(); showDose(); });
     if (dose) dose.addEventListener("input", showDose);

@@ -198,7 +198,9 @@ def test_panel_partial(clinician_a, patient_a, alerts_ab, django_assert_num_quer
         )
     assert html.count('class="alert-line') == 3
     assert "1200 mg/dL" in html and "Acknowledge" in html
-    assert reverse("lab-edit", args=[alerts[0].lab_result.public_id]) in html
+    # evidence opens the read-only view of the result, not its edit form
+    assert reverse("lab-detail", args=[alerts[0].lab_result.public_id]) in html
+    assert reverse("lab-edit", args=[alerts[0].lab_result.public_id]) not in html
     empty = render_to_string("clinical/alerts/_panel.html", {"alerts": [], "user": clinician_a, "request": request})
     assert "No open alerts" in empty
 

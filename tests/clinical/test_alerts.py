@@ -179,12 +179,23 @@ def test_hypo_risk_at_start(other, expected):
 def test_metreleptin_dose_above_max(weight, dose, expected):
     doses = [Dose("d1", day(30), D(dose), "mg/day")]
     weights = [Weight("v1", day(10), D(weight))] if weight else []
-    weights.append(Weight("v-later", day(40), D(20)))  # after the dose: ignored
+    weights.append(Weight("v-later", day(61), D(20)))  # 31 days after the dose: never used
     rec = record(courses=[metreleptin(doses=doses)], weights=weights)
     got = [c for c in alerts.evaluate_alerts(rec) if c.rule == "METRELEPTIN_DOSE_ABOVE_MAX"]
     assert bool(got) is expected
     if got:
         assert got[0].subject_key == "dose:d1"
+
+
+@pytest.mark.parametrize(("after", "expected"), [(30, True), (31, False)])
+def test_dose_check_falls_back_to_the_first_weight_within_30_days_after(after, expected):
+    doses = [Dose("d1", day(30), D("5"), "mg/day")]  # 0.25 mg/kg at 20 kg: above 0.13
+    rec = record(courses=[metreleptin(doses=doses)], weights=[Weight("v1", day(30 + after), D(20))])
+    got = [c for c in alerts.evaluate_alerts(rec) if c.rule == "METRELEPTIN_DOSE_ABOVE_MAX"]
+    assert bool(got) is expected
+    if got:
+        text = alerts.render_alert_message(got[0].rule, got[0].params, "conventional")
+        assert "no weight on or before the dose" in text and "after it, used" in text
 
 
 def hba1c_at(n, value):
@@ -220,9 +231,27 @@ def test_loss_of_effect_triglycerides(nadir, latest, unit, expected):
 
 @pytest.mark.parametrize(("m12", "expected"), [("7.5", True), ("7.0", False)])
 def test_non_response(m12, expected):
-    rec = record(hba1c_at(-10, "8.0"), hba1c_at(365, m12), courses=[metreleptin()], today=day(400))
+    rec = record(hba1c_at(-10, "8.0"), hba1c_at(365, m12), courses=[metreleptin()], today=day(426))
     got = rules_of(rec)
     assert ("METRELEPTIN_NON_RESPONSE" in got) is expected
+
+
+@pytest.mark.parametrize(("today", "end", "expected"), [(425, None, False), (426, None, True), (400, 400, True)])
+def test_no_non_response_on_a_provisional_class(today, end, expected):
+    """Until start + 425 days has passed (or the course ended) a late month-12 value can
+    still change the class: no non-response alert yet."""
+    rec = record(
+        hba1c_at(-10, "8.0"),
+        hba1c_at(365, "7.5"),
+        courses=[metreleptin(end=day(end) if end else None)],
+        today=day(today),
+    )
+    assert ("METRELEPTIN_NON_RESPONSE" in rules_of(rec)) is expected
+
+
+def test_values_after_the_course_ended_do_not_count_for_month_12():
+    rec = record(hba1c_at(-10, "8.0"), hba1c_at(365, "7.5"), courses=[metreleptin(end=day(300))], today=day(500))
+    assert "METRELEPTIN_NON_RESPONSE" not in rules_of(rec)  # insufficient data, not non-response
 
 
 def test_non_response_needs_a_computable_change():
@@ -321,6 +350,7 @@ RULES_MD = {
     "HYS_LAW": "critical",
     "HYPOGLYCEMIA": "critical",
     "LOW_GLUCOSE": "warning",
+    "HYPERGLYCEMIA_SEVERE": "critical",
     "HYPO_RISK_AT_START": "warning",
     "METRELEPTIN_DOSE_ABOVE_MAX": "warning",
     "METRELEPTIN_LOSS_OF_EFFECT": "warning",
@@ -362,7 +392,7 @@ def test_hba1c_rendered_in_mmol_per_mol():
 
 def full_record() -> PatientRecord:
     """A record that fires every rule once."""
-    end = day(400)
+    end = day(400)  # the month-12 values of day 365 and 390 fall inside the course
     labs = [
         lab("triglycerides", "1200", "mg/dL", day(-95), "tg0"),  # before the baseline window
         lab("triglycerides", "600", "mg/dL", day(100), "tg1"),
@@ -371,6 +401,7 @@ def full_record() -> PatientRecord:
         lab("triglycerides", "700", "mg/dL", end + dt.timedelta(days=30), "tg4"),
         lab("glucose", "50", "mg/dL", day(5), "g1"),
         lab("glucose", "60", "mg/dL", day(6), "g2"),
+        lab("glucose", "650", "mg/dL", day(9), "g3"),
         lab("alt", "150", "U/L", day(7), "alt"),
         lab("bilirubin_total", "50", "umol/L", day(8), "bili"),
         Lab("h0", "hba1c", D("8.0"), day(-10)),

@@ -142,13 +142,17 @@ def test_lab_patch_if_match_reason_and_stale(api_a, api_res, clinician_a, patien
 
 
 @pytest.mark.django_db
-def test_lab_delete_needs_reason(api_a, clinician_a, patient_a):
+def test_lab_delete_needs_if_match_and_reason(api_a, clinician_a, patient_a):
     lab = make_lab(patient=patient_a, analyte="alt", value=20, by=clinician_a)
-    assert api_a.delete(lab_url(patient_a, lab)).status_code == 400
+    assert api_a.delete(lab_url(patient_a, lab) + "?change_reason=wrong+patient").status_code == 428
+    assert api_a.delete(lab_url(patient_a, lab), HTTP_IF_MATCH='"1"').status_code == 400
     assert (
         api_a.delete(lab_url(patient_a, lab) + "?change_reason=wrong+patient", HTTP_IF_MATCH='"9"').status_code == 412
     )
-    assert api_a.delete(lab_url(patient_a, lab) + "?change_reason=wrong+patient").status_code == 204
+    assert LabResult.objects.filter(pk=lab.pk).exists()
+    assert (
+        api_a.delete(lab_url(patient_a, lab) + "?change_reason=wrong+patient", HTTP_IF_MATCH='"1"').status_code == 204
+    )
     assert not LabResult.objects.filter(pk=lab.pk).exists()
 
 

@@ -146,13 +146,14 @@ def test_dashboard_query_count_is_constant_in_results(client, clinician_a, patie
     responder(patient_a, clinician_a)
     client.force_login(clinician_a)
     client.get(dashboard(patient_a))
-    # session, user, memberships, patient, labs, weights, courses, doses, alerts (withdrawn
-    # left out), view audit (chain lock, head hash and id, insert), header: critical alert
-    # count, sites; session save (savepoint, update, release)
-    with django_assert_num_queries(17):
+    # session, user, memberships, patient, the patient's site (its time zone is "today"),
+    # labs, weights, courses, doses, alerts (withdrawn left out), view audit (chain lock,
+    # head hash and id, insert), header: critical alert count, sites; session save
+    # (savepoint, update, release)
+    with django_assert_num_queries(18):
         assert client.get(dashboard(patient_a)).status_code == 200
     bulk_labs(patient_a, 400)
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(18):
         resp = client.get(dashboard(patient_a))
     assert resp.context["n_points"] >= 404
 

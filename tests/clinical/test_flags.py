@@ -18,7 +18,7 @@ def canon(analyte: str, value: str, unit: str) -> D:
     ("analyte", "value", "unit", "sex", "fasting", "expected"),
     [
         ("triglycerides", "150", "mg/dL", "female", None, NORMAL),  # 1.69 mmol/L
-        ("triglycerides", "1.7", "mmol/L", "female", None, NORMAL),  # at the upper limit
+        ("triglycerides", "1.7", "mmol/L", "female", None, HIGH),  # "< 1.7": the limit itself is high
         ("triglycerides", "1.71", "mmol/L", "female", None, HIGH),
         ("triglycerides", "999", "mg/dL", "male", None, HIGH),
         ("triglycerides", "1000", "mg/dL", "male", None, CRITICAL),  # TG_SEVERE fires at equality
@@ -84,3 +84,31 @@ def test_other_sex_gets_the_lower_upper_limit_like_the_rules():
         assert lab_flag(analyte="alt", canonical=alt, sex=sex) == HIGH
         assert catalogue.ANALYTES["alt"].default_reference(sex).high == D(33)
     assert lab_flag(analyte="alt", canonical=alt, sex="male") == NORMAL
+
+
+# --- RULES.md 5: reference flag edges ---------------------------------------------------
+
+
+def test_triglycerides_exactly_at_the_below_limit_is_high():
+    assert lab_flag(analyte="triglycerides", canonical=D("1.7")) == HIGH
+    assert lab_flag(analyte="triglycerides", canonical=D("1.69")) == NORMAL
+    # a lab's own range is inclusive as printed
+    assert lab_flag(analyte="triglycerides", canonical=D("1.7"), unit="mmol/L", reference_high=D("1.7")) == NORMAL
+
+
+@pytest.mark.parametrize(
+    ("mg_dl", "fasting", "expected"),
+    [
+        ("141", None, "H"),
+        ("140", None, ""),
+        ("60", None, ""),  # no lower default when not known fasting (the alerts cover lows)
+        ("60", True, "L"),
+        ("100", True, "H"),
+        ("600", None, "critical"),
+        ("600", True, "critical"),
+        ("53", False, "critical"),
+    ],
+)
+def test_glucose_flags_by_fasting_state(mg_dl, fasting, expected):
+    canonical = catalogue.ANALYTES["glucose"].to_canonical(D(mg_dl), "mg/dL")
+    assert lab_flag(analyte="glucose", canonical=canonical, fasting=fasting) == expected

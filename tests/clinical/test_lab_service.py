@@ -134,9 +134,18 @@ def test_update_to_an_implausible_value_changes_nothing(clinician_a, patient_a):
 
 @pytest.mark.parametrize("value", ["1.7721027822372518e+169", "-3.3e-197", "6.6e16"])
 def test_huge_and_tiny_numbers_get_a_clear_message_not_a_crash(value):
+    # Typed as text, scientific notation is refused with what to type instead (RULES.md 5) ...
     with pytest.raises(ValidationError) as exc:
         services.lab_validate(analyte="triglycerides", value=value, unit="mg/dL", collected_on=dt.date(2024, 1, 1))
+    assert "scientific notation" in " ".join(exc.value.message_dict["value"])
+    # ... while a JSON number of that size is a number, and implausible.
+    with pytest.raises(ValidationError) as exc:
+        services.lab_validate(
+            analyte="triglycerides", value=float(value), unit="mg/dL", collected_on=dt.date(2024, 1, 1)
+        )
     assert "implausible" in " ".join(exc.value.message_dict["value"])
     with pytest.raises(ValidationError) as exc:
-        services.visit_validate({"visit_date": dt.date(2024, 1, 1), "waist_cm": value, "dxa_arm_fat_pct": value})
+        services.visit_validate(
+            {"visit_date": dt.date(2024, 1, 1), "waist_cm": float(value), "dxa_arm_fat_pct": float(value)}
+        )
     assert "implausible" in " ".join(exc.value.message_dict["waist_cm"])

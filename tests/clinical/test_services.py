@@ -109,27 +109,33 @@ def test_course_end_before_start_and_implausible_doses_are_refused(clinician_a, 
 
 
 @pytest.mark.django_db
-def test_metreleptin_dose_above_plausible_per_kg_is_refused(clinician_a, patient_a):
+def test_metreleptin_only_impossible_doses_are_refused(clinician_a, patient_a):
+    """Above 1 mg/kg/day or 40 mg/day is a typing slip and refused; an overdose above the
+    label maximum is recorded (its alert must fire, RULES.md 5)."""
     services.visit_record(patient=patient_a, by=clinician_a, visit_date=dt.date(2020, 1, 1), weight_kg="30")
     with pytest.raises(ValidationError) as exc:
         services.course_start(
             patient=patient_a,
             drug="metreleptin",
             start_date=dt.date(2020, 1, 2),
-            dose="10",
+            dose="30.5",
             dose_unit="mg/day",
             by=clinician_a,
         )
-    assert "above the plausible 0.30 mg/kg/day" in exc.value.message_dict["dose"][0]
+    assert "above the plausible 1 mg/kg/day" in exc.value.message_dict["dose"][0]
     course = services.course_start(
         patient=patient_a,
         drug="metreleptin",
         start_date=dt.date(2020, 1, 2),
-        dose="1.8",
+        dose="10",  # 0.33 mg/kg/day: far above the label, recorded
         dose_unit="mg/day",
         by=clinician_a,
     )
-    assert list(course.doses.values_list("dose", flat=True)) == [D("1.8")]
+    assert list(course.doses.values_list("dose", flat=True)) == [D("10")]
+    with pytest.raises(ValidationError, match="above 40 mg/day"):
+        services.dose_change_record(
+            course=course, effective_date=dt.date(2020, 2, 1), dose="41", dose_unit="mg/day", by=clinician_a
+        )
 
 
 # --- visits -----------------------------------------------------------------------------

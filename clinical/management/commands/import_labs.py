@@ -32,6 +32,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--skip-existing", action="store_true", help="Skip rows identical to stored results instead of refusing"
         )
+        parser.add_argument(
+            "--confirm-unusual",
+            action="store_true",
+            help="Import rows whose value looks typed against the wrong unit, as they are in the file",
+        )
 
     def handle(self, *args, **opts):
         user = User.objects.filter(username=opts["user"], is_active=True).first()
@@ -60,6 +65,9 @@ class Command(BaseCommand):
             if row.errors and shown < opts["max_errors"]:
                 self.stderr.write(f"line {row.line}: {'; '.join(row.errors)}")
                 shown += 1
+            elif row.unit_suspect and not row.skipped and shown < opts["max_errors"]:
+                self.stderr.write(f"line {row.line}: check the unit: {row.unit_suspect}")
+                shown += 1
         self.stdout.write(
             f"{plan.row_count} rows, {plan.error_count} with errors, {plan.skipped_count} skipped "
             f"(encoding {plan.encoding}, delimiter {plan.delimiter!r}), checked in {time.perf_counter() - started:.1f} s"
@@ -74,7 +82,12 @@ class Command(BaseCommand):
             return
         started = time.perf_counter()
         try:
-            record, _ = lab_import.lab_import_confirm(lab_import=record, by=user, skip_existing=opts["skip_existing"])
+            record, _ = lab_import.lab_import_confirm(
+                lab_import=record,
+                by=user,
+                skip_existing=opts["skip_existing"],
+                confirm_unusual=opts["confirm_unusual"],
+            )
         except ValidationError as exc:
             self.stderr.write(" ".join(exc.messages))
             sys.exit(1)
