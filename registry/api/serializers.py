@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -20,8 +19,18 @@ IDENTITY_FIELDS = ("family_name", "given_name", "birth_date", "mrn", "phone", "e
 
 # Declared as a number; a number typed as text is also read, by the one parser of
 # clinical.services.numbers under the rules of a form (RULES.md 5: decimal comma accepted,
-# ambiguous text refused with what to type instead).
-@extend_schema_field(OpenApiTypes.NUMBER)
+# ambiguous text refused with what to type instead). The schema says so in words and in an
+# extension rather than as a oneOf number/string, which schemathesis' generator cannot take.
+@extend_schema_field(
+    {
+        "type": "number",
+        "description": (
+            "A JSON number. A number written as text is also accepted and read under the rules "
+            "of the forms (decimal comma accepted; ambiguous text such as '1,250' is a 400)."
+        ),
+        "x-accepts-numeric-string": True,
+    }
+)
 class NumberField(serializers.Field):
     """A number passed to the service as it came: a JSON number stays a number (it is
     unambiguous), a numeric string stays text that the one number parser reads under the
