@@ -118,3 +118,19 @@ def test_api_and_selectors_show_withdrawn_only_on_request(patient_a, clinician_a
     assert {a["status"] for a in api.get(url + "?status=all").json()["results"]} == {"open", "withdrawn"}
     ack = api.post(f"{url}{withdrawn[0]['id']}/acknowledge/", {}, format="json")
     assert ack.status_code == 400
+
+
+def test_worklist_lists_withdrawn_alerts_only_when_asked(client, patient_a, clinician_a):
+    # Recent evidence, so the alerts are not historic and the default worklist would list them.
+    today = dt.date.today()
+    result = lab(patient_a, clinician_a, "triglycerides", "1200", "mg/dL", today - dt.timedelta(days=3))
+    evaluate(patient_a)
+    services.lab_result_update(result=result, by=clinician_a, reason="typo", expected_version=1, value="120")
+    evaluate(patient_a)
+    assert Alert.objects.get(rule="TG_SEVERE").status == AlertStatus.WITHDRAWN
+    client.force_login(clinician_a)
+    default = client.get("/alerts/?rule=TG_SEVERE").content.decode()
+    assert "Withdrawn:" not in default and "No open alerts" in default
+    page = client.get("/alerts/?rule=TG_SEVERE&status=withdrawn").content.decode()
+    assert "Withdrawn alerts" in page and "Withdrawn: evidence corrected on" in page and page.count("typo") >= 1
+    assert 'value="withdrawn" selected' in page
