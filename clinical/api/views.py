@@ -18,7 +18,6 @@ from clinical.api import serializers
 from clinical.api.trend_units import add_display
 from clinical.models import Source
 from registry.api.base import (
-    PreconditionFailed,
     RegistryAPIView,
     expected_version,
     with_etag,
@@ -154,10 +153,7 @@ class LabDetail(RegistryAPIView):
     def delete(self, request, patient_id, lab_id):
         patient = self.patient(write=True)
         lab = self._lab(patient, lab_id)
-        # Optional here, but an If-Match that is sent must name a version: a blank one is a
-        # precondition that cannot hold (412), not a missing one (428 is not documented here).
-        if "If-Match" in request.headers and not request.headers["If-Match"].strip():
-            raise PreconditionFailed("If-Match is empty: send the record's ETag.")
+        # Optional here, but an If-Match that is sent must name a version (even when blank).
         version = expected_version(request) if "If-Match" in request.headers else None
         clinical_services.lab_result_delete(
             result=lab, by=request.user, reason=request.query_params.get("change_reason", ""), expected_version=version
