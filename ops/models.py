@@ -67,6 +67,8 @@ class LabImportJob(models.Model):
     processed = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
     message = models.CharField(max_length=500, blank=True)
+    # rows identical to stored results are left out (the preview's "skip existing" choice)
+    skip_existing = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

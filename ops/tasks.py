@@ -16,8 +16,10 @@ CONNECTION_ERRORS = (OperationalError, InterfaceError)
 def heartbeat() -> None:
     """Run by a worker: proves beat scheduled it, the broker carried it and a worker ran it."""
     from ops.heartbeat import stamp
+    from ops.lab_import_jobs import requeue_waiting
 
     stamp(detail=socket.gethostname())
+    requeue_waiting()
 
 
 @shared_task(

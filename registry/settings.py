@@ -285,6 +285,12 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 LAB_IMPORT_MAX_BYTES = env_int("LAB_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
 # An uploaded lab file that is never confirmed has its content purged after this many days.
 LAB_IMPORT_RETENTION_DAYS = env_int("LAB_IMPORT_RETENTION_DAYS", 7)
+# counts each file's bytes as they arrive and stops past LAB_IMPORT_MAX_BYTES (ops/uploads.py)
+FILE_UPLOAD_HANDLERS = [
+    "ops.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000
 
 # --- Redis, cache and Celery ------------------------------------------------------------
