@@ -12,7 +12,9 @@ import os
 _debug = os.environ.get("DJANGO_DEBUG", "0").strip().lower() in {"1", "true", "yes", "on"}
 _format = os.environ.get("DJANGO_LOG_FORMAT", "text" if _debug else "json")
 
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# a 20 MB lab CSV is parsed and previewed inside the upload request (the confirmation
+# runs in a worker); 120 s leaves room for that on a loaded machine
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = 20
 # the client's address, the method and path (no query), status, bytes, seconds, request id
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)s %({x-request-id}o)s'
