@@ -35,7 +35,6 @@ class Check:
 
 
 @require_GET
-@never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     """The process is alive and serving requests; no dependency is consulted."""
     return JsonResponse({"status": "ok"})
