@@ -67,6 +67,8 @@ def test_restore_drill_script_backs_up_restores_and_compares(tmp_path, registry_
     for step in ("create fresh database", "pg_restore", "migrate --check", "row counts"):
         assert f"[ok] {step}" in out, step
     assert re.search(r"registry_patient\s+3\s+3", out)
+    # the audit chain is verified on the restored copy (verify_audit exists in this version)
+    assert "[ok] verify_audit" in out, "verify_audit exists in this version: the drill must run it"
     drilled = re.search(r"-> (restore_drill_\w+)", out).group(1)
     assert f"dropped {drilled}" in out
     assert _databases_like(backups.DRILL_PREFIX) == before, "the drill left its database behind"
