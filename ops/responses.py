@@ -8,6 +8,7 @@ import sys
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
+from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import server_error as django_server_error
 
 log = logging.getLogger(__name__)
@@ -35,3 +36,22 @@ def server_error(request: HttpRequest, template_name: str = "500.html") -> HttpR
         log.warning("database unavailable during %s %s: %s", request.method, request.path, type(exc).__name__)
         return database_unavailable(request)
     return django_server_error(request, template_name)
+
+
+def _caused_by_database_outage(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def bad_request(request: HttpRequest, exception: Exception, template_name: str = "400.html") -> HttpResponse:
+    """``handler400``: a session that could not be saved because the database went away
+    (Django reports it as SessionInterrupted, a 400) is a 503 like any other outage."""
+    if _caused_by_database_outage(exception):
+        log.warning("database unavailable while saving the session of %s %s", request.method, request.path)
+        return database_unavailable(request)
+    return django_bad_request(request, exception, template_name)

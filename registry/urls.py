@@ -8,6 +8,7 @@ from registry.exports import views as export_views
 
 # a database outage met outside a view is a 503 too (ops/responses.py)
 handler500 = "ops.responses.server_error"
+handler400 = "ops.responses.bad_request"
 
 urlpatterns = [
     path("", views.home, name="home"),
