@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from django.urls import path
 
-from clinical.views import alerts, chart, dashboards, history, imports, labs, patients, summary, treatments, visits
+from clinical.views import (
+    alerts,
+    chart,
+    dashboards,
+    history,
+    import_progress,
+    imports,
+    labs,
+    patients,
+    summary,
+    treatments,
+    visits,
+)
 
 urlpatterns = [
     path("patients/", patients.patient_list, name="patient-list"),
@@ -15,6 +27,7 @@ urlpatterns = [
     path("imports/labs/template.csv", imports.lab_import_template, name="lab-import-template"),
     path("imports/labs/<uuid:import_id>/", imports.lab_import_preview, name="lab-import-preview"),
     path("imports/labs/<uuid:import_id>/confirm/", imports.lab_import_confirm, name="lab-import-confirm"),
+    path("imports/labs/<uuid:import_id>/progress/", import_progress.lab_import_progress, name="lab-import-progress"),
     path("imports/labs/<uuid:import_id>/discard/", imports.lab_import_discard, name="lab-import-discard"),
     path("patients/<uuid:public_id>/", chart.patient_chart, name="patient-chart"),
     path("patients/<uuid:public_id>/dashboard/", dashboards.patient_dashboard, name="patient-dashboard"),
