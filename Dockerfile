@@ -8,7 +8,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# psycopg-binary brings its own libpq: no system packages needed.
+# psycopg-binary brings its own libpq; pg_dump / pg_restore (Debian 12: PostgreSQL 15, the
+# server's major version) serve `manage.py backup`, `restore` and the restore drill.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
+
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 

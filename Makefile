@@ -11,7 +11,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format migrations-check bench worker beat seed clean venv
+.PHONY: run test lint format migrations-check bench worker beat seed clean venv backup restore restore-drill
 
 venv: $(STAMP)
 
@@ -58,6 +58,18 @@ worker: $(STAMP)
 
 beat: $(STAMP)
 	$(VENV)/bin/celery -A registry beat --loglevel=INFO
+
+## backup / restore / restore-drill: pg_dump -Fc into $$BACKUP_DIR (default ./backups),
+## pg_restore of the newest (or FILE=...) into the empty database of $$DATABASE_URL, and the
+## drill (restore into a fresh database, migrate --check, row counts, audit chain)
+backup: $(STAMP)
+	$(PY) manage.py backup $(if $(KEEP),--keep $(KEEP))
+
+restore: $(STAMP)
+	$(PY) manage.py restore $(if $(FILE),--file $(FILE))
+
+restore-drill: $(STAMP)
+	scripts/restore-drill.sh
 
 seed: $(STAMP)
 	DJANGO_DEBUG=1 $(PY) manage.py seed_demo

@@ -3,7 +3,8 @@ also answers which patients to evaluate (no queries here).
 
 Every task body is idempotent (alerts are unique per patient, rule and subject; trends are
 replaced), so the evaluating tasks acknowledge late and are re-queued if the worker dies.
-Only transient database errors are retried, with exponential backoff.
+Only a lost database connection is retried, with exponential backoff; a message whose
+worker keeps dying is parked after a few deliveries (ops/task_base.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Iterable, Iterator
 
 from celery import shared_task
-from django.db import IntegrityError, InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from clinical.evaluation import (
@@ -26,9 +27,10 @@ from clinical.evaluation import (
 
 log = logging.getLogger(__name__)
 
-# Connection loss, deadlock or lock timeout; and an evidence row deleted by a concurrent
-# write between our read and our insert (the retry re-reads the record).
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, IntegrityError)
+# Connection loss (and the deadlock or lock timeout PostgreSQL reports the same way). An
+# IntegrityError is not transient: retrying the same data fails the same way; the flag
+# stays set and the sweep evaluates the patient again from fresh data.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 RETRY = {
     "autoretry_for": TRANSIENT_ERRORS,
     "retry_backoff": 2,
@@ -90,8 +92,12 @@ def fan_out(ids: Iterable[int], chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
 
 @shared_task(name="clinical.tasks.recompute_registry", **IDEMPOTENT)
 def recompute_registry(chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
-    """Nightly: every patient, in chunks fanned out to the workers."""
-    return fan_out(all_patient_ids(), chunk_size)
+    """Nightly: every patient, in chunks fanned out to the workers. The id scan reads the
+    replica when one is configured (a registry-wide read that tolerates lag)."""
+    from registry.db_router import reading_from_replica
+
+    with reading_from_replica():
+        return fan_out(all_patient_ids(), chunk_size)
 
 
 @shared_task(name="clinical.tasks.check_monitoring_overdue", **IDEMPOTENT)

@@ -9,7 +9,8 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "registry.settings")
 
-app = Celery("registry")
+# every task counts its deliveries and is parked if it keeps killing its worker
+app = Celery("registry", task_cls="ops.task_base:GuardedTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(["registry.exports"])  # registry/exports/tasks.py

@@ -90,9 +90,12 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "registry",
     "clinical",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    # first: every log line of the request, and every task it enqueues, carries its id
+    "ops.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -105,6 +108,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "registry.middleware.SecurityHeadersMiddleware",
+    # a lost database connection answers 503 (JSON for the API) instead of a 500
+    "ops.middleware.DatabaseUnavailableMiddleware",
     # last, as django-axes requires: turns a locked-out login into the lockout page
     "axes.middleware.AxesMiddleware",
 ]
@@ -131,21 +136,40 @@ TEMPLATES = [
 
 # --- database ---------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
-DATABASES = {
-    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True),
-}
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
-else:
-    DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Bounded waits: a dead server fails the connect within DATABASE_CONNECT_TIMEOUT seconds,
+# a runaway query or a held row lock ends with an error (-> 503) instead of tying up a
+# gunicorn worker until its own timeout.
+DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 5)
+DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 30_000)
+DATABASE_LOCK_TIMEOUT_MS = env_int("DATABASE_LOCK_TIMEOUT_MS", 10_000)
 
+
+def database_config(url: str) -> dict:
+    config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    if config["ENGINE"].endswith("sqlite3"):
+        config["CONN_MAX_AGE"] = 0
+        config.setdefault("OPTIONS", {})["timeout"] = 20
+        return config
+    config["ATOMIC_REQUESTS"] = False
+    options = config.setdefault("OPTIONS", {})
+    options["connect_timeout"] = DATABASE_CONNECT_TIMEOUT
+    options["options"] = (
+        f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS} -c lock_timeout={DATABASE_LOCK_TIMEOUT_MS}"
+    )
+    return config
+
+
+DATABASES = {"default": database_config(DATABASE_URL)}
+
+# A streaming replica for heavy read-only queries (registry/db_router.py); tests run it as
+# a mirror of the default database.
 DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
 if DATABASE_REPLICA_URL:
-    DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60, conn_health_checks=True)
+    DATABASES["replica"] = database_config(DATABASE_REPLICA_URL)
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}  # test runs read their own writes
-# Research exports read from the replica when there is one (registry/exports/router.py).
-DATABASE_ROUTERS = ["registry.exports.router.ExportReadRouter"]
+# Both routers send reads to the replica only inside their own marked blocks (research
+# exports: registry/exports/router.py; other heavy reads: registry/db_router.py).
+DATABASE_ROUTERS = ["registry.exports.router.ExportReadRouter", "registry.db_router.ReplicaRouter"]
 
 # --- research exports -------------------------------------------------------------------
 # Finished export files (outside the web root; served to their requester only).
@@ -216,7 +240,7 @@ SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS >= 31536000 and env_bool("DJANGO_HSTS_
 # HTTPS only in production; DJANGO_SSL_REDIRECT=0 for plain-HTTP loopback (tests, local trial).
 # The health check is answered over plain HTTP inside the container network.
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
 CONTENT_SECURITY_POLICY = (
@@ -261,12 +285,31 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 LAB_IMPORT_MAX_BYTES = env_int("LAB_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
 # An uploaded lab file that is never confirmed has its content purged after this many days.
 LAB_IMPORT_RETENTION_DAYS = env_int("LAB_IMPORT_RETENTION_DAYS", 7)
+# counts each file's bytes as they arrive and stops past LAB_IMPORT_MAX_BYTES (ops/uploads.py)
+FILE_UPLOAD_HANDLERS = [
+    "ops.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000
 
 # --- Redis, cache and Celery ------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# Redis is an accelerator, never a dependency of a request: short socket timeouts, and the
+# cache answers "miss" / "not stored" while Redis is down or silent (ops/cache.py).
+REDIS_SOCKET_TIMEOUT = float(env_str("REDIS_SOCKET_TIMEOUT", "0.5"))
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "ops.cache.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+                "socket_timeout": REDIS_SOCKET_TIMEOUT,
+                "retry_on_timeout": False,
+            },
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -288,11 +331,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # picks the patient up later.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600),
-    "socket_connect_timeout": 2,
-    "socket_timeout": 5,
+    "socket_connect_timeout": 1,
+    "socket_timeout": 1,
     "max_retries": 0,
 }
+# A message delivered more often than this without finishing (its worker keeps dying, e.g.
+# out of memory) is parked in ops.ParkedTask and reported by /readyz instead of looping.
+TASK_MAX_DELIVERIES = env_int("TASK_MAX_DELIVERIES", 3)
 CELERY_TASK_PUBLISH_RETRY = False
+# The worker logs through LOGGING below (JSON in production, with the request id).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "sweep-dirty-patients": {
@@ -306,6 +354,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-stale-lab-imports": {
         "task": "clinical.tasks.purge_stale_lab_imports",
         "schedule": crontab(minute=40),
+    },
+    "worker-heartbeat": {
+        "task": "ops.tasks.heartbeat",
+        "schedule": 60.0,
     },
     "daily-monitoring-overdue": {
         "task": "clinical.tasks.check_monitoring_overdue",
@@ -332,7 +384,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_METADATA_CLASS": "registry.api.metadata.AllowedMethodsMetadata",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["ops.throttling.FailOpenUserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": env_str("API_THROTTLE_RATE", "6000/hour")},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
@@ -354,14 +406,31 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- logging ----------------------------------------------------------------------------
+# JSON lines in production (one object per line, for the log shipper), plain text in
+# development. Every record carries the request id (ops/logging.py). Nothing logs patient
+# identities: see ops/logging.py for the access-log rules.
+LOG_FORMAT = env_str("DJANGO_LOG_FORMAT", "text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "ops.logging.RequestIdFilter"}},
+    "formatters": {
+        "text": {"()": "ops.logging.TextFormatter"},
+        "json": {"()": "ops.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- operations -------------------------------------------------------------------------
+# /readyz: the worker heartbeat (a beat task a worker runs every minute) must be younger
+# than this; patients awaiting evaluation longer than READYZ_BACKLOG_WARN_SECONDS degrade it.
+READYZ_HEARTBEAT_MAX_AGE_SECONDS = env_int("READYZ_HEARTBEAT_MAX_AGE_SECONDS", 300)
+READYZ_BACKLOG_WARN_SECONDS = env_int("READYZ_BACKLOG_WARN_SECONDS", 900)
+BACKUP_DIR = Path(env_str("BACKUP_DIR", str(BASE_DIR / "backups")))
 
 # --- registry ---------------------------------------------------------------------------
 REGISTRY_CODE_PREFIX = "LD-"

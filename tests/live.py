@@ -44,10 +44,15 @@ class Server:
 
 
 @contextmanager
-def gunicorn(*, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[Server]:
+def gunicorn(
+    *, workers: int = 1, env: dict[str, str] | None = None, log_path: Path | None = None, log_level: str = "warning"
+) -> Iterator[Server]:
     """Serve the app on a free loopback port until the block ends; the server's stderr is
-    on the yielded object afterwards (a Traceback there means a server error)."""
+    on the yielded object afterwards (a Traceback there means a server error). With
+    ``log_path``, stdout (the access log) and stderr both go to that file instead."""
     port = free_port()
+    # a file, never an unread pipe: a chatty server would block once a pipe's buffer is full
+    log_file = log_path.open("a+b") if log_path is not None else tempfile.TemporaryFile()  # noqa: SIM115
     full_env = {
         **os.environ,
         "DATABASE_URL": test_database_url(),
@@ -56,33 +61,33 @@ def gunicorn(*, workers: int = 1, env: dict[str, str] | None = None) -> Iterator
         "DJANGO_SECRET_KEY": "live-test-only",
         "DJANGO_STATICFILES_STORAGE": "django.contrib.staticfiles.storage.StaticFilesStorage",
         "REDIS_URL": "",
+        "REQUIRE_2FA": "0",  # as in every test not marked two_factor (tests/conftest.py)
         **(env or {}),
     }
-    # stderr goes to a file, not a pipe: nobody reads a pipe while the server runs, and
-    # once its buffer is full (every 4xx logs a warning line) the workers block on write.
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "registry.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-             "--no-control-socket", "--timeout", "60", "--log-level", "warning"],
-            cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=log,
-        )  # fmt: skip
-        server = Server(url=f"http://127.0.0.1:{port}")
-        try:
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(f"{server.url}/healthz", timeout=1)  # noqa: S310 - loopback
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            else:
-                raise RuntimeError("gunicorn did not start")
-            yield server
-        finally:
-            process.terminate()
+    process = subprocess.Popen(
+        [str(BIN / "gunicorn"), "registry.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+         "--no-control-socket", "--timeout", "60", "--log-level", log_level],
+        cwd=ROOT, env=full_env,
+        stdout=log_file if log_path is not None else subprocess.DEVNULL, stderr=log_file,
+    )  # fmt: skip
+    server = Server(url=f"http://127.0.0.1:{port}")
+    try:
+        for _ in range(100):
             try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.seek(0)
-            server.stderr = log.read()
+                urllib.request.urlopen(f"{server.url}/healthz", timeout=1)  # noqa: S310 - loopback
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("gunicorn did not start")
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log_file.seek(0)
+        server.stderr = log_file.read()
+        log_file.close()

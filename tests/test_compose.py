@@ -102,3 +102,31 @@ def test_dockerfile_collects_static_files_and_runs_unprivileged():
     assert re.search(r"^USER (?!root)\w+", text, re.M)
     assert "pip install -r requirements.txt" in text
     assert "whitenoise" in (ROOT / "requirements.txt").read_text().lower()
+
+
+def _pidfile_in_command(service: dict) -> str:
+    match = re.search(r"--pid(?:file)?[= ](\S+)", command_text(service))
+    assert match, f"no pidfile in {command_text(service)!r}"
+    return match.group(1)
+
+
+def test_hung_services_are_restarted_not_just_marked_unhealthy(compose):
+    """Docker restarts a container only when its main process exits: each probe kills the
+    main process (by its pidfile) after repeated failures, under an init, with a restart
+    policy that brings the container back."""
+    for name in ("web", "worker", "beat"):
+        service = compose["services"][name]
+        assert service["restart"] == "unless-stopped", name
+        assert service["init"] is True, name
+        test = service["healthcheck"]["test"]
+        assert test[:4] == ["CMD", "python", "-m", "ops.probe"] and test[4] == name, test
+        pidfile = test[test.index("--pidfile") + 1]
+        assert pidfile == _pidfile_in_command(service), name
+        kill_after = int(test[test.index("--kill-after") + 1])
+        assert 1 <= kill_after <= service["healthcheck"]["retries"], name
+
+
+def test_the_migrate_job_runs_without_a_statement_limit(compose):
+    env = compose["services"]["migrate"]["environment"]
+    assert env["DATABASE_STATEMENT_TIMEOUT_MS"] == "0"
+    assert env["DATABASE_URL"] == compose["services"]["web"]["environment"]["DATABASE_URL"]

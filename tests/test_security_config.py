@@ -73,7 +73,7 @@ def test_production_debug_off_browsable_api_off_https_enforced():
     s = production_settings()
     assert s["DEBUG"] is False
     assert s["REST_FRAMEWORK"]["DEFAULT_RENDERER_CLASSES"] == ["rest_framework.renderers.JSONRenderer"]
-    assert s["SECURE_SSL_REDIRECT"] is True and s["SECURE_REDIRECT_EXEMPT"] == [r"^healthz$"]
+    assert s["SECURE_SSL_REDIRECT"] is True and s["SECURE_REDIRECT_EXEMPT"] == [r"^healthz$", r"^readyz$"]
     assert s["SECURE_HSTS_SECONDS"] >= 31536000 and s["SECURE_HSTS_INCLUDE_SUBDOMAINS"] is True
     assert s["SECURE_CONTENT_TYPE_NOSNIFF"] is True
 

@@ -14,6 +14,8 @@ from clinical import imports
 from clinical.api import serializers
 from clinical.models import LabImport
 from clinical.services import lab_import
+from ops import lab_import_jobs
+from ops.uploads import upload_too_large
 from registry import access
 from registry.api.base import ErrorSerializer, PayloadTooLarge, RegistryAPIView, content_length
 from registry.writekit import UploadTooLarge, check_upload_size
@@ -38,6 +40,24 @@ class CSVBodyParser(parsers.BaseParser):
         if len(raw) > limit:
             raise PayloadTooLarge(f"The file is larger than the limit of {limit:,} bytes.")
         return {"__csv__": raw}
+
+
+def _import_body_without_plan(record: LabImport, job) -> dict:
+    """While the import runs in a worker: the record and the job, without re-reading the file."""
+    return {
+        "id": record.public_id,
+        "filename": record.filename,
+        "status": record.status,
+        "encoding": record.encoding,
+        "delimiter": "",
+        "row_count": record.row_count,
+        "error_count": record.error_count,
+        "imported_count": record.imported_count,
+        "warnings": [],
+        "file_errors": [],
+        "rows": [],
+        "job": lab_import_jobs.job_state(job),
+    }
 
 
 def _import_body(record: LabImport, plan: imports.ImportPlan) -> dict:
@@ -92,6 +112,8 @@ class LabImportCreate(RegistryAPIView):
             content, filename = request.data["__csv__"], "upload.csv"
         else:
             upload = request.data.get("file")
+            if upload_too_large(request):
+                raise PayloadTooLarge(f"The file is larger than the limit of {settings.LAB_IMPORT_MAX_BYTES:,} bytes.")
             if upload is None or not hasattr(upload, "read"):
                 raise exceptions.ValidationError({"file": ["Attach the CSV file as 'file'."]})
             try:
@@ -115,6 +137,9 @@ class LabImportDetail(RegistryAPIView):
     @extend_schema(parameters=[IMPORT_ID], responses=serializers.LabImportSerializer, tags=["lab imports"])
     def get(self, request, import_id):
         record = access.lab_import_for_user(request.user, import_id)
+        job = lab_import_jobs.job_for(record)
+        if job is not None:
+            return Response(serializers.LabImportSerializer(_import_body_without_plan(record, job)).data)
         plan = imports.lab_import_plan(record, user=request.user)
         return Response(serializers.LabImportSerializer(_import_body(record, plan)).data)
 
@@ -130,9 +155,12 @@ class LabImportConfirm(RegistryAPIView):
             ),
         ],
         request=None,
-        responses={200: serializers.LabImportSerializer},
+        responses={
+            200: OpenApiResponse(serializers.LabImportSerializer, "Imported (the job finished at once)"),
+            202: OpenApiResponse(serializers.LabImportSerializer, "Queued: poll GET lab-imports/{id}/ for progress"),
+        },
         tags=["lab imports"],
-        summary="Import every row of a previewed file, or none",
+        summary="Import every row of a previewed file, or none (in the background)",
     )
     def post(self, request, import_id):
         self.require_writer()
@@ -140,7 +168,10 @@ class LabImportConfirm(RegistryAPIView):
         confirm = request.query_params.get("confirm_unusual", "").lower() in ("1", "true", "yes")
         if isinstance(request.data, dict) and request.data.get("confirm_unusual") is True:
             confirm = True
-        record, plan = lab_import.lab_import_confirm(lab_import=record, by=request.user, confirm_unusual=confirm)
-        body = _import_body(record, plan)
-        body["rows"] = []
-        return Response(serializers.LabImportSerializer(body).data)
+        job = lab_import_jobs.start(lab_import=record, by=request.user, confirm_unusual=confirm)
+        if job.status == job.Status.FAILED:
+            raise exceptions.ValidationError({"file": [job.message]})
+        record.refresh_from_db()
+        body = _import_body_without_plan(record, job)
+        code = status.HTTP_200_OK if job.status == job.Status.DONE else status.HTTP_202_ACCEPTED
+        return Response(serializers.LabImportSerializer(body).data, status=code)

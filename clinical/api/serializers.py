@@ -458,6 +458,19 @@ class ImportRowSerializer(serializers.Serializer):
     )
 
 
+class ImportJobSerializer(serializers.Serializer):
+    """The background confirmation of an import (ops.lab_import_jobs)."""
+
+    status = serializers.ChoiceField(choices=[(s, s) for s in ("queued", "running", "done", "failed")])
+    percent = serializers.IntegerField(min_value=0, max_value=100)
+    phase = serializers.CharField(allow_blank=True)
+    message = serializers.CharField(allow_blank=True, help_text="Why nothing was imported, when failed")
+    total_rows = serializers.IntegerField()
+    imported_rows = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
 class LabImportSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     filename = serializers.CharField()
@@ -473,6 +486,7 @@ class LabImportSerializer(serializers.Serializer):
         required=False, help_text="Rows marked unit_suspect: confirm them all with confirm_unusual"
     )
     rows = ImportRowSerializer(many=True, help_text="Rows with errors (all of them), then the first valid rows")
+    job = ImportJobSerializer(required=False, allow_null=True, help_text="The confirmation, once requested")
 
 
 class LabImportUploadSerializer(serializers.Serializer):

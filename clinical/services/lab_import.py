@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -53,12 +54,19 @@ def lab_import_upload(*, user, filename: str, content: bytes) -> tuple[LabImport
 
 
 def lab_import_confirm(
-    *, lab_import: LabImport, by, skip_existing: bool = False, confirm_unusual: bool = False
+    *,
+    lab_import: LabImport,
+    by,
+    skip_existing: bool = False,
+    confirm_unusual: bool = False,
+    progress: Callable[[int, str], None] | None = None,
 ) -> tuple[LabImport, ImportPlan]:
     """Import every row of a previewed file, or none: the file is validated again against
     the current database inside the transaction; any error refuses the whole file.
     ``skip_existing`` leaves out rows identical to stored results (reported as skipped).
-    Rows marked unit-suspect need ``confirm_unusual`` (one confirmation for all of them)."""
+    Rows marked unit-suspect need ``confirm_unusual`` (one confirmation for all of them).
+    ``progress(percent, phase)`` is told as each phase ends (the background job shows it)."""
+    progress = progress or (lambda percent, phase: None)
     with transaction.atomic():
         audit_chain.lock()  # chain before rows: see audit_chain.lock
         current = LabImport.objects.select_for_update().get(pk=lab_import.pk)
@@ -84,7 +92,9 @@ def lab_import_confirm(
                 }
             )
         now = timezone.now()
+        progress(40, "writing the lab results")
         created = _insert_labs(plan.labs, now=now)
+        progress(70, "writing the audit trail")
         audit_record_many(
             user=by,
             action="create",
@@ -92,6 +102,7 @@ def lab_import_confirm(
             rows=((pid, row.patient_id, _audit_changes(pid, row)) for pid, row in created),
             reason=f"lab import {current.filename}",
         )
+        progress(90, "flagging patients for evaluation")
         patients_mark_for_evaluation(row.patient_id for _, row in created)
         current.status = LabImport.Status.IMPORTED
         current.imported_at = now  # = the rows' created_at: how the results page finds them

@@ -18,6 +18,8 @@ from clinical import imports, selectors
 from clinical.models import LabImport
 from clinical.selectors import imports as import_selectors
 from clinical.services import lab_import
+from ops import lab_import_jobs
+from ops.uploads import upload_too_large
 from registry import access
 from registry.writekit import UploadTooLarge, check_upload_size
 
@@ -40,6 +42,12 @@ def lab_import_upload(request):
     }
     if request.method == "POST":
         upload = request.FILES.get("file")
+        if upload_too_large(request):
+            limit = settings.LAB_IMPORT_MAX_BYTES
+            context["error"] = (
+                f"The upload was stopped: the limit is {limit:,} bytes. Split the file into smaller files."
+            )
+            return render(request, "imports/upload.html", context, status=413)
         if upload is None:
             context["error"] = "Choose a CSV file to upload."
             return render(request, "imports/upload.html", context, status=400)
@@ -73,6 +81,9 @@ def _skip_existing(request) -> bool:
 @require_GET
 def lab_import_preview(request, import_id):
     record = access.lab_import_for_user(request.user, import_id)
+    job = lab_import_jobs.job_for(record)
+    if job is not None and job.status in (job.Status.QUEUED, job.Status.RUNNING):
+        return redirect("lab-import-progress", import_id=record.public_id)
     skip = _skip_existing(request)
     previewed = record.status == LabImport.Status.PREVIEWED
     plan = imports.lab_import_plan(record, user=request.user, skip_existing=skip) if previewed else None
@@ -105,7 +116,8 @@ def lab_import_confirm(request, import_id):
     _require_writer(request)
     record = access.lab_import_for_user(request.user, import_id)
     try:
-        record, plan = lab_import.lab_import_confirm(
+        # runs in a worker
+        job = lab_import_jobs.start(
             lab_import=record,
             by=request.user,
             skip_existing=_skip_existing(request),
@@ -114,8 +126,16 @@ def lab_import_confirm(request, import_id):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("lab-import-preview", import_id=record.public_id)
-    skipped = f"; {plan.skipped_count} identical to stored results skipped" if plan.skipped_count else ""
-    messages.success(request, f"Imported {record.imported_count} lab results from {record.filename}{skipped}.")
+    job.refresh_from_db()
+    if job.status == job.Status.FAILED:
+        messages.error(request, job.message)
+    elif job.status == job.Status.DONE:
+        record.refresh_from_db()
+        skipped = record.row_count - record.imported_count if job.skip_existing else 0
+        skipped_text = f"; {skipped} identical to stored results skipped" if skipped > 0 else ""
+        messages.success(request, f"Imported {record.imported_count} lab results from {record.filename}{skipped_text}.")
+    else:
+        return redirect("lab-import-progress", import_id=record.public_id)
     return redirect("lab-import-preview", import_id=record.public_id)
 
 

@@ -184,7 +184,7 @@ class RegistryAutoSchema(AutoSchema):
         mode = self._if_match()
         if mode is not None:
             codes.append("412")
-        if mode == "required":
+        if mode is not None:  # also where If-Match is optional: one sent blank is refused with 428
             codes.append("428")
         for code in codes:
             if code not in responses:

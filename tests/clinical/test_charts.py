@@ -31,7 +31,7 @@ from clinical.charts.data import (
     ResponsePoint,
     WeightPoint,
 )
-from clinical.charts.patient import log_ticks
+from clinical.charts.lab_panels import log_ticks
 from clinical.selectors.dashboard import course_summary, summary_display
 
 START = dt.date(2023, 1, 10)

@@ -1,0 +1,49 @@
+"""Celery signal handlers: the enqueuing request's id travels in a message header and is
+set on the worker's log records while the task runs; the worker stamps its heartbeat on
+start."""
+
+from __future__ import annotations
+
+import logging
+
+from celery.signals import before_task_publish, task_postrun, task_prerun, worker_ready
+
+from ops.logging import request_id_var
+
+log = logging.getLogger(__name__)
+HEADER = "request_id"
+_tokens: dict[str, object] = {}
+
+
+@before_task_publish.connect
+def add_request_id(sender=None, headers=None, **_kwargs) -> None:
+    if headers is not None and HEADER not in headers:
+        current = request_id_var.get()
+        if current != "-":
+            headers[HEADER] = current
+
+
+@task_prerun.connect
+def bind_request_id(sender=None, task_id=None, task=None, **_kwargs) -> None:
+    parent = getattr(task.request, HEADER, None) if task is not None else None
+    if parent is None and task is not None and task.request.headers:
+        parent = task.request.headers.get(HEADER)
+    if parent or task_id:
+        _tokens[task_id] = request_id_var.set(parent or f"task-{task_id}")
+
+
+@task_postrun.connect
+def unbind_request_id(sender=None, task_id=None, **_kwargs) -> None:
+    token = _tokens.pop(task_id, None)
+    if token is not None:
+        request_id_var.reset(token)
+
+
+@worker_ready.connect
+def stamp_on_start(sender=None, **_kwargs) -> None:
+    from ops.heartbeat import stamp
+
+    try:
+        stamp(detail=getattr(sender, "hostname", "") or "")
+    except Exception:  # the database may still be starting; beat stamps again within a minute
+        log.warning("could not stamp the worker heartbeat at start", exc_info=True)
