@@ -66,3 +66,74 @@ def write(name: str, text: str) -> Path:
     path.write_text(text)
     print(text)
     return path
+
+
+# --- Figures for bench/RESULTS.md ---------------------------------------------------------
+# Every script records its figures with `figure()` and `record()`: repeated samples, their
+# median and p95, the target, and the reference measured in the same run. `bench/run.py`
+# gathers the JSON files into bench/RESULTS.md.
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    """Nearest-rank percentile (p50 of [1, 2, 3, 4] is 2, p95 of 20 samples is the 19th)."""
+    if not samples:
+        raise ValueError("no samples")
+    ordered = sorted(samples)
+    rank = max(1, -(-len(ordered) * pct // 100))  # ceil
+    return float(ordered[int(rank) - 1])
+
+
+def figure(
+    name: str,
+    samples: list[float],
+    unit: str,
+    *,
+    target: float | None = None,
+    higher_is_better: bool = True,
+    target_on: str = "median",
+    reference: list[float] | None = None,
+    reference_name: str = "",
+    ratio_target: float | None = None,
+    note: str = "",
+) -> dict:
+    """One measured figure. ``target`` applies to the median (or ``target_on="p95"``);
+    ``reference`` are samples of the same quantity measured in the same run, and the ratio
+    is median / reference median (``ratio_target`` is a minimum)."""
+    median, p95 = percentile(samples, 50), percentile(samples, 95)
+    out: dict = {
+        "name": name, "unit": unit, "runs": len(samples), "samples": [round(s, 6) for s in samples],
+        "median": median, "p95": p95, "higher_is_better": higher_is_better, "note": note,
+    }  # fmt: skip
+    met = []
+    if target is not None:
+        value = p95 if target_on == "p95" else median
+        out["target"] = f"{target_on} {'>=' if higher_is_better else '<'} {target:g}"
+        met.append(value >= target if higher_is_better else value < target)
+    if reference:
+        ref = percentile(reference, 50)
+        out["reference"] = {"name": reference_name, "median": ref, "p95": percentile(reference, 95),
+                            "runs": len(reference)}  # fmt: skip
+        out["ratio"] = median / ref if ref else None
+        if ratio_target is not None:
+            out["ratio_target"] = ratio_target
+            ok = out["ratio"] is not None and (
+                out["ratio"] >= ratio_target if higher_is_better else out["ratio"] <= ratio_target
+            )
+            met.append(ok)
+    out["met"] = all(met) if met else None
+    return out
+
+
+def record(script: str, figures: list[dict], *, notes: str = "") -> Path:
+    """Write bench/results/<script>.json (read by bench/run.py into RESULTS.md)."""
+    import json
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{script}.json"
+    payload = {"script": script, "machine": machine(), "figures": figures, "notes": notes}
+    path.write_text(json.dumps(payload, indent=1) + "\n")
+    for fig in figures:
+        flag = {True: "met", False: "MISSED", None: ""}[fig["met"]]
+        ratio = f" ratio {fig['ratio']:.2f}" if fig.get("ratio") is not None else ""
+        print(f"  {fig['name']}: median {fig['median']:.4g} p95 {fig['p95']:.4g} {fig['unit']}{ratio} {flag}")
+    return path
