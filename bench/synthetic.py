@@ -16,7 +16,7 @@ from django.db import connection, transaction
 
 from clinical import catalogue
 from clinical.models import DoseChange, LabResult, Source, TreatmentCourse, Visit
-from registry.models import Membership, Patient, PatientIdentity, Role, Site, User
+from registry.models import Membership, MrnKeyField, Patient, PatientIdentity, Role, Site, User
 
 BATCH = 5000
 SITES = [
@@ -58,48 +58,104 @@ def bench_user(site_code: str = "BENCH-A", role: str = Role.CLINICIAN) -> User:
     return user
 
 
+def _copy(model, rows: list[dict]) -> int:
+    """Write ``rows`` (dicts of attname -> value) with PostgreSQL's COPY, filling every
+    column a row leaves out as ``bulk_create`` would: callable defaults per row (the
+    public UUIDs), other defaults once, ``auto_now``/``auto_now_add`` with one timestamp,
+    and each field's ``pre_save`` where it computes the column (the MRN key). An ``id``
+    left out comes from the table's sequence. Other databases take ``bulk_create``."""
+    if not rows:
+        return 0
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create([model(**row) for row in rows], batch_size=BATCH)
+        return len(rows)
+    from django.utils import timezone
+
+    now = timezone.now()
+    given = list(rows[0])
+    fields = [f for f in model._meta.concrete_fields if f.attname in given or not f.primary_key]
+    per_row, constant = [], {}
+    for f in fields:
+        if f.attname in given:
+            continue
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            constant[f.attname] = now
+        elif isinstance(f, MrnKeyField) or f.has_default() and callable(f.default):
+            per_row.append(f)
+        else:
+            constant[f.attname] = f.get_db_prep_save(f.get_default(), connection)
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    with connection.cursor() as cur, cur.cursor.copy(f'COPY "{model._meta.db_table}" ({columns}) FROM STDIN') as copy:
+        for row in rows:
+            extra = {}
+            for f in per_row:
+                if isinstance(f, MrnKeyField):
+                    extra[f.attname] = f.pre_save(model(mrn=row["mrn"]), True)
+                else:
+                    extra[f.attname] = f.get_default()
+            copy.write_row(
+                [row[f.attname] if f.attname in row else extra.get(f.attname, constant.get(f.attname)) for f in fields]
+            )
+    return len(rows)
+
+
+def _advance_sequence(model) -> None:
+    if connection.vendor == "postgresql":
+        table = model._meta.db_table
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM \"{table}\"))"
+            )
+
+
 def generate(
     *, patients: int, labs_per_patient: int = 20, seed: int = 1, today: dt.date | None = None
 ) -> dict[str, float]:
     """Create ``patients`` patients over three sites with visits, labs and metreleptin
-    courses. Returns timings in seconds."""
+    courses (COPY on PostgreSQL; the same rows for the same seed and day). Returns timings
+    in seconds."""
     rng = random.Random(seed)
     today = today or dt.date.today()
     t0 = time.perf_counter()
     sites = [Site.objects.get_or_create(code=c, defaults={"name": n, "country": k})[0] for c, n, k in SITES]
     subtypes = list(catalogue.SUBTYPES)
     start_pk = (Patient.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+    start_course = (TreatmentCourse.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
     timings: dict[str, float] = {}
     with transaction.atomic():
         rows = []
         for i in range(patients):
             pk = start_pk + i
             rows.append(
-                Patient(
-                    pk=pk,
-                    public_id=uuid.UUID(int=rng.getrandbits(128)),
-                    registry_code=f"LD-{pk:06d}",
-                    home_site=sites[i % len(sites)],
-                    sex=rng.choice(["female", "male"]),
-                    birth_year=rng.randint(1950, 2015),
-                    primary_subtype=rng.choice(subtypes),
-                    research_consent=rng.random() < 0.9,
-                )
+                {
+                    "id": pk,
+                    "public_id": uuid.UUID(int=rng.getrandbits(128)),
+                    "registry_code": f"LD-{pk:06d}",
+                    "home_site_id": sites[i % len(sites)].pk,
+                    "sex": rng.choice(["female", "male"]),
+                    "birth_year": rng.randint(1950, 2015),
+                    "primary_subtype": rng.choice(subtypes),
+                    "research_consent": rng.random() < 0.9,
+                }
             )
-        Patient.objects.bulk_create(rows, batch_size=BATCH)
-        PatientIdentity.objects.bulk_create(
+        _copy(Patient, rows)
+        _advance_sequence(Patient)
+        _copy(
+            PatientIdentity,
             [
-                PatientIdentity(
-                    patient_id=p.pk,
-                    site=p.home_site,
-                    family_name=f"Bench{p.pk}",
-                    given_name="Synthetic",
-                    birth_date=dt.date(p.birth_year, 1 + p.pk % 12, 1 + p.pk % 28),
-                    mrn=f"B{p.pk:08d}",
-                )
+                {
+                    "patient_id": p["id"],
+                    "site_id": p["home_site_id"],
+                    "family_name": f"Bench{p['id']}",
+                    "given_name": "Synthetic",
+                    "birth_date": dt.date(p["birth_year"], 1 + p["id"] % 12, 1 + p["id"] % 28),
+                    "mrn": f"B{p['id']:08d}",
+                    "phone": "",
+                    "email": "",
+                    "address": "",
+                }
                 for p in rows
             ],
-            batch_size=BATCH,
         )
         timings["patients"] = time.perf_counter() - t0
 
@@ -110,61 +166,71 @@ def generate(
             first = today - dt.timedelta(days=365 * years)
             for k in range(years * 2):
                 visits.append(
-                    Visit(
-                        patient_id=p.pk,
-                        site=p.home_site,
-                        visit_date=first + dt.timedelta(days=182 * k),
-                        weight_kg=Decimal(rng.randint(35, 95)),
-                        source=Source.DEMO,
-                    )
+                    {
+                        "patient_id": p["id"],
+                        "site_id": p["home_site_id"],
+                        "visit_date": first + dt.timedelta(days=182 * k),
+                        "weight_kg": Decimal(rng.randint(35, 95)),
+                        "liver_ultrasound": "",
+                        "injection_site_finding": "",
+                        "injection_site_notes": "",
+                        "notes": "",
+                        "source": Source.DEMO,
+                    }
                 )
             if rng.random() < 0.6:
                 courses.append(
-                    TreatmentCourse(
-                        patient_id=p.pk,
-                        drug="metreleptin",
-                        start_date=first + dt.timedelta(days=200),
-                        source=Source.DEMO,
-                    )
+                    {
+                        "id": start_course + len(courses),
+                        "patient_id": p["id"],
+                        "drug": "metreleptin",
+                        "start_date": first + dt.timedelta(days=200),
+                        "stop_reason": "",
+                        "notes": "",
+                        "source": Source.DEMO,
+                    }
                 )
-        Visit.objects.bulk_create(visits, batch_size=BATCH)
-        TreatmentCourse.objects.bulk_create(courses, batch_size=BATCH)
-        DoseChange.objects.bulk_create(
+        _copy(Visit, visits)
+        _copy(TreatmentCourse, courses)
+        _advance_sequence(TreatmentCourse)
+        _copy(
+            DoseChange,
             [
-                DoseChange(course=c, effective_date=c.start_date, dose=Decimal("5.000"), dose_unit="mg/day")
+                {"course_id": c["id"], "effective_date": c["start_date"], "dose": Decimal("5.000"),
+                 "dose_unit": "mg/day", "reason": ""}
                 for c in courses
             ],
-            batch_size=BATCH,
-        )
+        )  # fmt: skip
         timings["visits_courses"] = time.perf_counter() - t1
 
         t2 = time.perf_counter()
         labs = []
         n_labs = 0
+        canonical = {}
         for p in rows:
             first = today - dt.timedelta(days=rng.randint(730, 3650))
             span = (today - first).days
             for j in range(labs_per_patient):
                 code, unit, lo, hi = LAB_MIX[j % len(LAB_MIX)]
-                analyte = catalogue.ANALYTES[code]
                 value = Decimal(str(round(rng.uniform(lo, hi), 1)))
+                key = (code, unit, value)
+                if key not in canonical:
+                    canonical[key] = catalogue.ANALYTES[code].to_canonical(value, unit).quantize(Decimal("1e-10"))
                 labs.append(
-                    LabResult(
-                        patient_id=p.pk,
-                        analyte=code,
-                        value=value,
-                        unit=unit,
-                        canonical_value=analyte.to_canonical(value, unit).quantize(Decimal("1e-10")),
-                        collected_on=first + dt.timedelta(days=span * j // labs_per_patient),
-                        source=Source.DEMO,
-                    )
+                    {
+                        "patient_id": p["id"],
+                        "analyte": code,
+                        "value": value,
+                        "unit": unit,
+                        "canonical_value": canonical[key],
+                        "collected_on": first + dt.timedelta(days=span * j // labs_per_patient),
+                        "source": Source.DEMO,
+                    }
                 )
-            if len(labs) >= BATCH * 4:
-                LabResult.objects.bulk_create(labs, batch_size=BATCH)
-                n_labs += len(labs)
+            if len(labs) >= BATCH * 20:
+                n_labs += _copy(LabResult, labs)
                 labs = []
-        LabResult.objects.bulk_create(labs, batch_size=BATCH)
-        n_labs += len(labs)
+        n_labs += _copy(LabResult, labs)
         timings["labs"] = time.perf_counter() - t2
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
