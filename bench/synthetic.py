@@ -238,3 +238,24 @@ def generate(
     timings["total"] = time.perf_counter() - t0
     timings["n_labs"] = n_labs
     return timings
+
+
+def verified_client(user):
+    """A test client signed in as ``user`` with a confirmed second factor, as after the
+    TOTP step at sign-in (production settings require 2FA for clinical roles)."""
+    from django.conf import settings
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from registry import twofactor
+
+    device, _ = TOTPDevice.objects.get_or_create(user=user, name="bench", defaults={"confirmed": True})
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session[twofactor.SESSION_ENROLLED] = True
+    session.save()
+    client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+    return client
