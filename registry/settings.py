@@ -167,9 +167,9 @@ DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
 if DATABASE_REPLICA_URL:
     DATABASES["replica"] = database_config(DATABASE_REPLICA_URL)
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}  # test runs read their own writes
-# Both routers send reads to the replica only inside their own marked blocks (research
-# exports: registry/exports/router.py; other heavy reads: registry/db_router.py).
-DATABASE_ROUTERS = ["registry.exports.router.ExportReadRouter", "registry.db_router.ReplicaRouter"]
+# The router sends reads to the replica only inside reading_from_replica() blocks (research
+# exports, the nightly registry-wide sweep).
+DATABASE_ROUTERS = ["registry.db_router.ReplicaRouter"]
 
 # --- research exports -------------------------------------------------------------------
 # Finished export files (outside the web root; served to their requester only).

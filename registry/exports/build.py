@@ -18,11 +18,11 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
+from registry.db_router import reading_from_replica
 from registry.exports import cohort as cohort_mod
 from registry.exports import deid, keys
 from registry.exports.cohort import ExportOptions
 from registry.exports.readers import Reader
-from registry.exports.router import export_reads
 from registry.exports.sinks import Sink
 from registry.exports.tables import T_LAB, TABLES, catalogue_params, unit_params
 
@@ -106,7 +106,7 @@ def export_build(
 ) -> ExportResult:
     now = now or timezone.now()
     key = keys.project_key(options.project)
-    with export_reads() as alias:
+    with reading_from_replica() as alias:
         conn = connections[alias]
         if conn.vendor != "postgresql":
             raise ExportUnavailable("Research exports stream from PostgreSQL; this installation uses SQLite.")

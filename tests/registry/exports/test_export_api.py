@@ -15,7 +15,8 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from registry.exports import router, services
+from registry import db_router
+from registry.exports import services
 from registry.exports.models import ExportJob
 from registry.models import AuditEvent
 from tests.factories import make_user
@@ -186,16 +187,17 @@ def test_exports_read_from_the_replica_when_one_is_configured(tmp_path, cohort, 
 
     from .conftest import run_export
 
-    assert router.export_alias() == "default"
+    with db_router.reading_from_replica() as alias:
+        assert alias == "default"  # no replica configured: the primary
     config = {**connections["default"].settings_dict}
     settings.DATABASES = {**settings.DATABASES, "replica": config}
     replica = load_backend(config["ENGINE"]).DatabaseWrapper(config, "replica")
     connections["replica"] = replica
     try:
-        with router.export_reads() as alias:
+        with db_router.reading_from_replica() as alias:
             assert alias == "replica"
-            assert router.ExportReadRouter().db_for_read(ExportJob) == "replica"
-        assert router.ExportReadRouter().db_for_read(ExportJob) is None  # only export reads move
+            assert db_router.ReplicaRouter().db_for_read(ExportJob) == "replica"
+        assert db_router.ReplicaRouter().db_for_read(ExportJob) is None  # only export reads move
         with CaptureQueriesContext(replica) as on_replica, CaptureQueriesContext(connections["default"]) as on_default:
             entries = run_export(tmp_path, registry_admin, "csv", k=2)
         assert any("registry_patient" in q["sql"] for q in on_replica.captured_queries)
