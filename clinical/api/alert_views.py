@@ -1,17 +1,24 @@
 """``GET /api/v1/alerts/``: alerts of every patient the caller may read, with the
 worklist's filters, cursor-paginated. Scoped by ``registry.access`` (through
 ``clinical.selectors``): researchers see consenting patients only, and never an
-identity field (the body names the pseudonymous registry code)."""
+identity field (the body names the pseudonymous registry code).
+
+``POST /api/v1/patients/<id>/alerts/<id>/reopen/``: an acknowledged alert back to open,
+with the reason in the audit trail (the worklist's "Reopen")."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.response import Response
 
 from clinical import alerts, catalogue, selectors
+from clinical import services as clinical_services
 from clinical.api import serializers as s
 from clinical.models import AlertStatus, Severity
 from registry.api.base import RegistryAPIView
+from registry.api.serializers import StrictSerializer
 
 
 class AlertListQuerySerializer(serializers.Serializer):
@@ -59,3 +66,24 @@ class AlertRegistryList(RegistryAPIView):
         units = q.pop("units", None) or request.user.unit_system
         qs = selectors.alert_list(user=request.user, filters=selectors.AlertListFilters(**q))
         return self.paginate(qs, RegistryAlertSerializer, units=units)
+
+
+class AlertReopenSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=2000, help_text="Why the acknowledged alert is open again (audited)")
+
+
+class AlertReopen(RegistryAPIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("patient_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        request=AlertReopenSerializer,
+        responses={200: s.AlertSerializer},
+        tags=["alerts"],
+        summary="Reopen an acknowledged alert",
+    )
+    def post(self, request, patient_id, alert_id):
+        patient = self.patient(write=True)
+        alert = selectors.patient_alert(patient=patient, public_id=alert_id)
+        data = self.validated(AlertReopenSerializer)
+        clinical_services.alert_reopen(alert=alert, by=request.user, reason=data["reason"])
+        alert = selectors.patient_alert(patient=patient, public_id=alert_id)
+        return Response(s.AlertSerializer(alert, context={"request": request, "units": request.user.unit_system}).data)

@@ -19,6 +19,7 @@ urlpatterns = [
     path(f"{P}/treatments/<uuid:course_id>/doses/<uuid:dose_id>/", views.DoseDetail.as_view(), name="api-dose"),
     path(f"{P}/alerts/", views.AlertList.as_view(), name="api-alerts"),
     path(f"{P}/alerts/<uuid:alert_id>/acknowledge/", views.AlertAcknowledge.as_view(), name="api-alert-ack"),
+    path(f"{P}/alerts/<uuid:alert_id>/reopen/", alert_views.AlertReopen.as_view(), name="api-alert-reopen"),
     path(f"{P}/trends/", views.TrendList.as_view(), name="api-trends"),
     path("alerts/", alert_views.AlertRegistryList.as_view(), name="api-alert-list"),
     path("lab-imports/", imports.LabImportCreate.as_view(), name="api-lab-imports"),

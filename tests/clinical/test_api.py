@@ -267,6 +267,36 @@ def test_alerts_list_and_acknowledge(
 
 
 @pytest.mark.django_db
+def test_alert_reopen_needs_a_reason_is_audited_and_scoped(
+    api_a, api_res, clinician_a, patient_a, patient_b, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        make_lab(patient=patient_a, value=1200, by=clinician_a)
+    url = f"/api/v1/patients/{patient_a.public_id}/alerts/"
+    severe = next(a for a in api_a.get(url).json()["results"] if a["rule"] == "TG_SEVERE")
+    reopen_url = f"{url}{severe['id']}/reopen/"
+    not_acknowledged = api_a.post(reopen_url, {"reason": "still high"}, format="json")
+    assert not_acknowledged.status_code == 400 and "status" in not_acknowledged.json()["errors"]
+    assert api_a.post(f"{url}{severe['id']}/acknowledge/", {"note": "called"}, format="json").status_code == 200
+    missing = api_a.post(reopen_url, {}, format="json")
+    assert missing.status_code == 400 and "reason" in missing.json()["errors"]
+    blank = api_a.post(reopen_url, {"reason": "  "}, format="json")
+    assert blank.status_code == 400 and "reason" in blank.json()["errors"]
+    assert api_a.post(reopen_url, {"reason": "x", "extra": 1}, format="json").status_code == 400  # strict body
+    assert api_res.post(reopen_url, {"reason": "x"}, format="json").status_code == 403
+    other = f"/api/v1/patients/{patient_b.public_id}/alerts/{severe['id']}/reopen/"
+    assert api_a.post(other, {"reason": "x"}, format="json").status_code == 404
+    assert Alert.objects.get(public_id=severe["id"]).status == "acknowledged"
+    reopened = api_a.post(reopen_url, {"reason": "TG still 1200 on repeat"}, format="json")
+    assert reopened.status_code == 200
+    assert reopened.json()["status"] == "open" and reopened.json()["acknowledged_at"] is None
+    alert = Alert.objects.get(public_id=severe["id"])
+    assert alert.status == "open" and alert.acknowledge_note == ""
+    event = AuditEvent.objects.filter(object_id=str(alert.public_id)).order_by("-id").first()
+    assert event.user == clinician_a and event.reason == "reopened: TG still 1200 on repeat"
+
+
+@pytest.mark.django_db
 def test_trends_return_rule_fields_and_response_class(
     api_a, clinician_a, patient_a, patient_b, django_capture_on_commit_callbacks
 ):
