@@ -403,6 +403,8 @@ class DoseDetail(RegistryAPIView):
         version = expected_version(request)
         data = self.validated(serializers.DoseUpdateSerializer, partial=True)
         reason = data.pop("change_reason", "")
+        if "reason" in data:  # the dose change's own note
+            data["note"] = data.pop("reason")
         clinical_services.dose_update(change=dose, by=request.user, reason=reason, expected_version=version, **data)
         dose = self._dose(patient, course_id, dose_id)
         body = serializers.DoseSerializer(

@@ -152,8 +152,12 @@ def course_delete(*, course: TreatmentCourse, by, reason: str, expected_version:
 
 def dose_update(*, change: DoseChange, by, reason: str, expected_version: int | None, **fields: Any) -> DoseChange:
     """Correct a dose change's date, dose, unit or note (reason required; stale version
-    refused; the date must stay within the course and free)."""
+    refused; the date must stay within the course and free). The dose change's own note
+    (the model's ``reason`` field) is passed as ``note``: ``reason`` is the reason for
+    this correction."""
     change_reason = require_reason(reason)
+    if "note" in fields:
+        fields["reason"] = fields.pop("note")
     unknown = set(fields) - set(DOSE_EDITABLE)
     if unknown:
         raise ValidationError({k: ["This field cannot be changed."] for k in sorted(unknown)})

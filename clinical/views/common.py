@@ -1,11 +1,15 @@
-"""What the clinical screens share: the way back to the chart and the conflict panel."""
+"""What the clinical screens share: the way back to the chart, the conflict panel and the
+versioned write every correction and deletion screen runs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -53,3 +57,50 @@ def conflict_panel(obj, exc: ConflictError, mine: dict[str, Any], labels: dict[s
             same = saved_text == yours_text
         rows.append({"label": label, "saved": saved_text, "yours": yours_text, "differs": not same})
     return {"message": str(exc), "events": events, "rows": rows}
+
+
+@dataclass
+class VersionedWrite:
+    """What a correction or deletion screen renders after :func:`versioned_write`:
+    ``done`` is the redirect after a successful write (return it), otherwise the form
+    (with field errors), the conflict panel (or None) and the record as saved now."""
+
+    form: Any
+    record: Any
+    conflict: dict[str, Any] | None = None
+    done: HttpResponse | None = None
+
+
+def versioned_write(
+    request: HttpRequest,
+    *,
+    form,
+    record,
+    patient,
+    labels: dict[str, str],
+    save: Callable[[dict[str, Any]], Any],
+    mine: Callable[[dict[str, Any]], dict[str, Any]],
+    reload: Callable[[], Any],
+    fresh_form: Callable[[Any], Any],
+    done_message: str,
+) -> VersionedWrite:
+    """On a valid POST, ``save(cleaned_data)`` through a service. A version conflict shows
+    the conflict panel (what changed since the user loaded ``record``, ``mine(cleaned)``
+    next to it) and a form of the record as saved now (``reload``, ``fresh_form``); a
+    rule the service refuses becomes field errors on ``form``; success goes back to the
+    chart with ``done_message``."""
+    from clinical import forms as clinical_forms
+
+    if request.method != "POST" or not form.is_valid():
+        return VersionedWrite(form=form, record=record)
+    cleaned = form.cleaned_data
+    try:
+        save(cleaned)
+    except ConflictError as exc:
+        conflict = conflict_panel(record, exc, mine(cleaned), labels)
+        record = reload()
+        return VersionedWrite(form=fresh_form(record), record=record, conflict=conflict)
+    except ValidationError as exc:
+        clinical_forms.apply_errors(form, exc)
+        return VersionedWrite(form=form, record=record)
+    return VersionedWrite(form=form, record=record, done=back_to_chart(request, patient, done_message))

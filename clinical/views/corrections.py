@@ -7,13 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from clinical import catalogue, forms, services
-from clinical.views.common import back_to_chart, conflict_panel
+from clinical.views.common import versioned_write
 from registry import access
 
 COURSE_LABELS = {
@@ -37,45 +36,79 @@ def _course_initial(course) -> dict[str, Any]:
     }
 
 
+def _course_fields(d: dict[str, Any]) -> dict[str, Any]:
+    fields = {k: d.get(k) for k in COURSE_LABELS}
+    fields["stop_reason"] = fields["stop_reason"] or ""
+    fields["notes"] = fields["notes"] or ""
+    fields["tapered"] = bool(fields["tapered"])
+    return fields
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def course_edit(request: HttpRequest, public_id) -> HttpResponse:
     course = access.course_for_user(request.user, public_id, write=True)
     patient = course.patient
-    form = forms.CourseEditForm(request.POST or None, initial=_course_initial(course))
-    conflict = None
-    if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
-        fields = {k: d.get(k) for k in COURSE_LABELS}
-        fields["stop_reason"] = fields["stop_reason"] or ""
-        fields["notes"] = fields["notes"] or ""
-        fields["tapered"] = bool(fields["tapered"])
-        try:
-            services.course_update(
-                course=course,
-                by=request.user,
-                reason=d.get("change_reason", ""),
-                expected_version=d["version"],
-                **fields,
-            )
-        except services.ConflictError as exc:
-            conflict = conflict_panel(course, exc, {**fields, "version": d["version"]}, COURSE_LABELS)
-            course = access.course_for_user(request.user, public_id, write=True)
-            form = forms.CourseEditForm(initial=_course_initial(course))
-        except ValidationError as exc:
-            forms.apply_errors(form, exc)
-        else:
-            return back_to_chart(request, patient, f"{catalogue.DRUGS[course.drug].name} course corrected.")
+    drug = catalogue.DRUGS[course.drug]
+    result = versioned_write(
+        request,
+        form=forms.CourseEditForm(request.POST or None, initial=_course_initial(course)),
+        record=course,
+        patient=patient,
+        labels=COURSE_LABELS,
+        save=lambda d: services.course_update(
+            course=course,
+            by=request.user,
+            reason=d.get("change_reason", ""),
+            expected_version=d["version"],
+            **_course_fields(d),
+        ),
+        mine=lambda d: {**_course_fields(d), "version": d["version"]},
+        reload=lambda: access.course_for_user(request.user, public_id, write=True),
+        fresh_form=lambda saved: forms.CourseEditForm(initial=_course_initial(saved)),
+        done_message=f"{drug.name} course corrected.",
+    )
+    if result.done:
+        return result.done
     return render(
         request,
         "clinical/course_edit.html",
         {
             "patient": patient,
-            "course": course,
-            "drug": catalogue.DRUGS[course.drug],
-            "form": form,
-            "conflict": conflict,
-            "forms_with_errors": forms.error_list(form),
+            "course": result.record,
+            "drug": drug,
+            "form": result.form,
+            "conflict": result.conflict,
+            "forms_with_errors": forms.error_list(result.form),
+        },
+    )
+
+
+def record_delete(request: HttpRequest, *, record, patient, labels, delete, reload, done_message, page: dict):
+    """A deletion screen: reason required, the loaded version checked (conflict panel)."""
+    result = versioned_write(
+        request,
+        form=forms.RecordDeleteForm(request.POST or None, initial={"version": record.version}),
+        record=record,
+        patient=patient,
+        labels=labels,
+        save=lambda d: delete(reason=d.get("change_reason", ""), expected_version=d["version"]),
+        mine=lambda d: {"version": d["version"]},
+        reload=reload,
+        fresh_form=lambda saved: forms.RecordDeleteForm(initial={"version": saved.version}),
+        done_message=done_message,
+    )
+    if result.done:
+        return result.done
+    return render(
+        request,
+        "clinical/record_delete.html",
+        {
+            "patient": patient,
+            **page,
+            "form": result.form,
+            "conflict": result.conflict,
+            "forms_with_errors": forms.error_list(result.form),
         },
     )
 
@@ -84,38 +117,21 @@ def course_edit(request: HttpRequest, public_id) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def course_delete(request: HttpRequest, public_id) -> HttpResponse:
     course = access.course_for_user(request.user, public_id, write=True)
-    patient = course.patient
-    form = forms.RecordDeleteForm(request.POST or None, initial={"version": course.version})
-    conflict = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.course_delete(
-                course=course,
-                by=request.user,
-                reason=form.cleaned_data.get("change_reason", ""),
-                expected_version=form.cleaned_data["version"],
-            )
-        except services.ConflictError as exc:
-            conflict = conflict_panel(course, exc, {"version": form.cleaned_data["version"]}, COURSE_LABELS)
-            course = access.course_for_user(request.user, public_id, write=True)
-            form = forms.RecordDeleteForm(initial={"version": course.version})
-        except ValidationError as exc:
-            forms.apply_errors(form, exc)
-        else:
-            return back_to_chart(request, patient, "Treatment course deleted.")
-    return render(
+    name = catalogue.DRUGS[course.drug].name
+    return record_delete(
         request,
-        "clinical/record_delete.html",
-        {
-            "patient": patient,
-            "title": f"Delete {catalogue.DRUGS[course.drug].name} course",
-            "what": f"{catalogue.DRUGS[course.drug].name} from {course.start_date.isoformat()}"
+        record=course,
+        patient=course.patient,
+        labels=COURSE_LABELS,
+        delete=lambda **kw: services.course_delete(course=course, by=request.user, **kw),
+        reload=lambda: access.course_for_user(request.user, public_id, write=True),
+        done_message="Treatment course deleted.",
+        page={
+            "title": f"Delete {name} course",
+            "what": f"{name} from {course.start_date.isoformat()}"
             + (f" to {course.end_date.isoformat()}" if course.end_date else " (ongoing)")
             + ", with its dose history",
             "button": "Delete course",
-            "form": form,
-            "conflict": conflict,
-            "forms_with_errors": forms.error_list(form),
         },
     )
 
@@ -130,29 +146,45 @@ def _dose_initial(dose) -> dict[str, Any]:
     }
 
 
+def _dose_fields(d: dict[str, Any]) -> dict[str, Any]:
+    fields = {k: d.get(k) for k in DOSE_LABELS}
+    fields["reason"] = fields["reason"] or ""
+    return fields
+
+
+def _dose_service_fields(d: dict[str, Any]) -> dict[str, Any]:
+    """As the service takes them: the dose's own note is ``note`` there (its ``reason``
+    is the reason for the correction)."""
+    fields = _dose_fields(d)
+    fields["note"] = fields.pop("reason")
+    return fields
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def dose_edit(request: HttpRequest, public_id) -> HttpResponse:
     dose = access.dose_for_user(request.user, public_id, write=True)
     course, patient = dose.course, dose.course.patient
-    form = forms.DoseEditForm(request.POST or None, initial=_dose_initial(dose))
-    conflict = None
-    if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
-        fields = {k: d.get(k) for k in DOSE_LABELS}
-        fields["reason"] = fields["reason"] or ""
-        try:
-            services.dose_update(
-                change=dose, by=request.user, reason=d.get("change_reason", ""), expected_version=d["version"], **fields
-            )
-        except services.ConflictError as exc:
-            conflict = conflict_panel(dose, exc, {**fields, "version": d["version"]}, DOSE_LABELS)
-            dose = access.dose_for_user(request.user, public_id, write=True)
-            form = forms.DoseEditForm(initial=_dose_initial(dose))
-        except ValidationError as exc:
-            forms.apply_errors(form, exc)
-        else:
-            return back_to_chart(request, patient, "Dose change corrected.")
+    result = versioned_write(
+        request,
+        form=forms.DoseEditForm(request.POST or None, initial=_dose_initial(dose)),
+        record=dose,
+        patient=patient,
+        labels=DOSE_LABELS,
+        save=lambda d: services.dose_update(
+            change=dose,
+            by=request.user,
+            reason=d.get("change_reason", ""),
+            expected_version=d["version"],
+            **_dose_service_fields(d),
+        ),
+        mine=lambda d: {**_dose_fields(d), "version": d["version"]},
+        reload=lambda: access.dose_for_user(request.user, public_id, write=True),
+        fresh_form=lambda saved: forms.DoseEditForm(initial=_dose_initial(saved)),
+        done_message="Dose change corrected.",
+    )
+    if result.done:
+        return result.done
     return render(
         request,
         "clinical/dose_edit.html",
@@ -160,9 +192,9 @@ def dose_edit(request: HttpRequest, public_id) -> HttpResponse:
             "patient": patient,
             "course": course,
             "drug": catalogue.DRUGS[course.drug],
-            "form": form,
-            "conflict": conflict,
-            "forms_with_errors": forms.error_list(form),
+            "form": result.form,
+            "conflict": result.conflict,
+            "forms_with_errors": forms.error_list(result.form),
         },
     )
 
@@ -171,36 +203,19 @@ def dose_edit(request: HttpRequest, public_id) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def dose_delete(request: HttpRequest, public_id) -> HttpResponse:
     dose = access.dose_for_user(request.user, public_id, write=True)
-    course, patient = dose.course, dose.course.patient
-    form = forms.RecordDeleteForm(request.POST or None, initial={"version": dose.version})
-    conflict = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.dose_delete(
-                change=dose,
-                by=request.user,
-                reason=form.cleaned_data.get("change_reason", ""),
-                expected_version=form.cleaned_data["version"],
-            )
-        except services.ConflictError as exc:
-            conflict = conflict_panel(dose, exc, {"version": form.cleaned_data["version"]}, DOSE_LABELS)
-            dose = access.dose_for_user(request.user, public_id, write=True)
-            form = forms.RecordDeleteForm(initial={"version": dose.version})
-        except ValidationError as exc:
-            forms.apply_errors(form, exc)
-        else:
-            return back_to_chart(request, patient, "Dose change deleted.")
-    return render(
+    course = dose.course
+    return record_delete(
         request,
-        "clinical/record_delete.html",
-        {
-            "patient": patient,
+        record=dose,
+        patient=course.patient,
+        labels=DOSE_LABELS,
+        delete=lambda **kw: services.dose_delete(change=dose, by=request.user, **kw),
+        reload=lambda: access.dose_for_user(request.user, public_id, write=True),
+        done_message="Dose change deleted.",
+        page={
             "title": "Delete dose change",
             "what": f"{catalogue.DRUGS[course.drug].name} {dose.dose.normalize()} {dose.dose_unit} "
             f"from {dose.effective_date.isoformat()}",
             "button": "Delete dose change",
-            "form": form,
-            "conflict": conflict,
-            "forms_with_errors": forms.error_list(form),
         },
     )

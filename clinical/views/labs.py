@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from clinical import flags, formatting, forms, selectors, services
 from clinical.models import LabResult
-from clinical.views.common import back_to_chart, conflict_panel, query_keep
+from clinical.views.common import back_to_chart, conflict_panel, query_keep, versioned_write
 from registry import access
 from registry.audit import audit_record
 from registry.models import AuditEvent
@@ -185,35 +185,33 @@ def lab_edit(request: HttpRequest, public_id) -> HttpResponse:
 def lab_delete(request: HttpRequest, public_id) -> HttpResponse:
     lab = access.lab_for_user(request.user, public_id, write=True)
     patient = lab.patient
-    form = forms.LabDeleteForm(request.POST or None, initial={"version": lab.version})
-    conflict = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.lab_result_delete(
-                result=lab,
-                by=request.user,
-                reason=form.cleaned_data.get("change_reason", ""),
-                expected_version=form.cleaned_data["version"],
-            )
-        except services.ConflictError as exc:
-            conflict = conflict_panel(lab, exc, {"version": form.cleaned_data["version"]}, LAB_LABELS)
-            lab = access.lab_for_user(request.user, public_id, write=True)
-            form = forms.LabDeleteForm(initial={"version": lab.version})
-        except ValidationError as exc:
-            forms.apply_errors(form, exc)
-        else:
-            return back_to_chart(request, patient, "Lab result deleted.")
-    shown = flags.show_lab(lab, sex=patient.sex, system=request.user.unit_system)
+    result = versioned_write(
+        request,
+        form=forms.LabDeleteForm(request.POST or None, initial={"version": lab.version}),
+        record=lab,
+        patient=patient,
+        labels=LAB_LABELS,
+        save=lambda d: services.lab_result_delete(
+            result=lab, by=request.user, reason=d.get("change_reason", ""), expected_version=d["version"]
+        ),
+        mine=lambda d: {"version": d["version"]},
+        reload=lambda: access.lab_for_user(request.user, public_id, write=True),
+        fresh_form=lambda saved: forms.LabDeleteForm(initial={"version": saved.version}),
+        done_message="Lab result deleted.",
+    )
+    if result.done:
+        return result.done
+    lab = result.record
     return render(
         request,
         "clinical/lab_delete.html",
         {
             "patient": patient,
             "lab": lab,
-            "shown": shown,
-            "form": form,
-            "conflict": conflict,
-            "forms_with_errors": forms.error_list(form),
+            "shown": flags.show_lab(lab, sex=patient.sex, system=request.user.unit_system),
+            "form": result.form,
+            "conflict": result.conflict,
+            "forms_with_errors": forms.error_list(result.form),
         },
     )
 

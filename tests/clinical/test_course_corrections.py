@@ -97,6 +97,10 @@ def test_api_patch_and_delete_of_courses_and_doses(patient_a, clinician_a, clini
     assert fixed.status_code == 200 and fixed.json()["dose"] == 5.5
     bad = api.patch(durl, {"dose": "1,250", "change_reason": "typo"}, format="json", HTTP_IF_MATCH='"3"')
     assert bad.status_code == 400 and "1250 or 1.25" in bad.json()["errors"]["dose"][0]
+    # The dose change's own note is "reason" in the body, beside the reason for the correction.
+    noted = api.patch(durl, {"reason": "after review", "change_reason": "note"}, format="json", HTTP_IF_MATCH='"3"')
+    assert noted.status_code == 200 and noted.json()["reason"] == "after review" and noted["ETag"] == '"4"'
+    assert AuditEvent.objects.filter(object_id=str(dose.public_id), reason="note").exists()
     assert api.delete(url + "?change_reason=error").status_code == 428
     assert api.delete(url + "?change_reason=error", HTTP_IF_MATCH='"1"').status_code == 412
     assert api.delete(url, HTTP_IF_MATCH='"2"').status_code == 400
