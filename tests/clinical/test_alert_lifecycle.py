@@ -134,3 +134,5 @@ def test_worklist_lists_withdrawn_alerts_only_when_asked(client, patient_a, clin
     page = client.get("/alerts/?rule=TG_SEVERE&status=withdrawn").content.decode()
     assert "Withdrawn alerts" in page and "Withdrawn: evidence corrected on" in page and page.count("typo") >= 1
     assert 'value="withdrawn" selected' in page
+    assert '<th scope="col">Status</th>' in page and "flag-row-critical" not in page  # no action, not red
+    assert '<th scope="col">Acknowledge</th>' in default
