@@ -15,7 +15,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 # --------------------------------------------------------------------------------------
 # Units and conversions
@@ -24,6 +24,11 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 CONVENTIONAL = "conventional"
 SI = "si"
 UNIT_SYSTEMS = (CONVENTIONAL, SI)
+
+# Conversions are computed with 34 significant digits whatever the caller's decimal
+# context; one context object, not a fresh ``localcontext()`` per value (a dashboard
+# converts thousands of values per page).
+_EXACT = Context(prec=34)
 
 
 @dataclass(frozen=True)
@@ -37,15 +42,11 @@ class UnitConversion:
     aliases: tuple[str, ...] = ()
 
     def to_canonical(self, value: Decimal) -> Decimal:
-        with localcontext() as ctx:
-            ctx.prec = 34
-            return Decimal(value) * self.factor + self.offset
+        return _EXACT.add(_EXACT.multiply(Decimal(value), self.factor), self.offset)
 
     def from_canonical(self, canonical: Decimal) -> Decimal:
         """The exact inverse of :meth:`to_canonical`."""
-        with localcontext() as ctx:
-            ctx.prec = 34
-            return (Decimal(canonical) - self.offset) / self.factor
+        return _EXACT.divide(_EXACT.subtract(Decimal(canonical), self.offset), self.factor)
 
 
 def accepted_unit(

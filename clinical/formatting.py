@@ -14,6 +14,7 @@ exactly as stored or typed use :func:`plain` / :func:`typed`.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 
 from clinical import catalogue
@@ -21,6 +22,7 @@ from clinical import catalogue
 __all__ = [
     "as_float",
     "display_conversion",
+    "display_formatter",
     "format_canonical",
     "format_limit",
     "format_measure",
@@ -63,10 +65,24 @@ def display_conversion(analyte: str, system: str) -> catalogue.UnitConversion:
     return info.display_unit(system if system in catalogue.UNIT_SYSTEMS else catalogue.CONVENTIONAL)
 
 
+@functools.cache
+def display_formatter(analyte: str, system: str) -> Callable[[Decimal | str], str]:
+    """canonical value -> its text in the display unit of ``system``, half-up to the
+    analyte's precision in that unit (what :func:`format_value` does after the
+    conversion), with the unit, its precision and the rounding step looked up once."""
+    conv = display_conversion(analyte, system)
+    quantum = Decimal(1).scaleb(-catalogue.ANALYTES[analyte].decimals_for(conv.unit))
+    from_canonical = conv.from_canonical
+
+    def text(canonical: Decimal | str) -> str:
+        return format(from_canonical(Decimal(canonical)).quantize(quantum, rounding=ROUND_HALF_UP), "f")
+
+    return text
+
+
 def to_display(canonical: Decimal | str, *, analyte: str, system: str) -> tuple[str, str]:
     """A canonical value converted to the display unit of ``system``: (text, unit)."""
-    conv = display_conversion(analyte, system)
-    return format_value(conv.from_canonical(Decimal(canonical)), analyte=analyte, unit=conv.unit), conv.unit
+    return display_formatter(analyte, system)(canonical), display_conversion(analyte, system).unit
 
 
 def format_canonical(canonical: Decimal | str, *, analyte: str, system: str) -> str:

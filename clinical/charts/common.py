@@ -73,7 +73,7 @@ def unit_for(analyte: str, system: str) -> str:
 def shown(analyte: str, canonical: Decimal, system: str) -> tuple[float, str]:
     """(number to plot, text to show) of one canonical value in ``system``: the plotted
     number is the formatter's text, so the axis, the hover and the table agree."""
-    text = formatting.format_canonical(canonical, analyte=analyte, system=system_or_default(system))
+    text = formatting.display_formatter(analyte, system_or_default(system))(canonical)
     return float(text), text
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from clinical import catalogue
+from clinical import catalogue, formatting
 from clinical.charts.common import (
     COLOURS,
     delta_text,
@@ -17,6 +17,7 @@ from clinical.charts.common import (
     iso,
     percent_text,
     shown,
+    system_or_default,
     unit_for,
 )
 from clinical.charts.data import CourseSummary, LabPoint, MarkedPoint, PatientSeries
@@ -62,10 +63,11 @@ def _lab_trace(analyte: str, points: list[LabPoint], system: str, *, name: str, 
     unit = unit_for(analyte, system)
     decimals = catalogue.ANALYTES[analyte].decimals_for(unit)
     fasting = analyte in FASTING_ANALYTES
+    text = formatting.display_formatter(analyte, system_or_default(system))  # what shown() uses
     xs, ys, words = [], [], []
     for p in sorted(points, key=lambda p: p.on):
         xs.append(iso(p.on))
-        ys.append(shown(analyte, p.canonical, system)[0])
+        ys.append(float(text(p.canonical)))
         if fasting:
             words.append(fasting_word(analyte, p.fasting))
     trace = {

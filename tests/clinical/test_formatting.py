@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal as D
+from decimal import localcontext
 from types import SimpleNamespace
 
 import pytest
@@ -98,3 +99,51 @@ def test_shown_value_is_within_half_a_step_of_the_exact_value(analyte, system, c
     step = D(1).scaleb(-catalogue.ANALYTES[analyte].decimals_for(unit))
     assert abs(D(text) - exact) <= step / 2
     assert D(text) % step == 0
+
+
+# --- the per-analyte formatter the dashboards use ------------------------------------------
+
+
+def _converted_as_first_written(canonical: D, analyte: str, system: str) -> str:
+    """The display text as the conversion was first computed: a fresh 34-digit local
+    context for each value, then :func:`formatting.format_value`."""
+    conv = catalogue.ANALYTES[analyte].display_unit(system)
+    with localcontext() as ctx:
+        ctx.prec = 34
+        value = (D(canonical) - conv.offset) / conv.factor
+    return formatting.format_value(value, analyte=analyte, unit=conv.unit)
+
+
+@given(
+    analyte=st.sampled_from(sorted(catalogue.ANALYTES)),
+    system=st.sampled_from(catalogue.UNIT_SYSTEMS),
+    canonical=st.decimals(min_value=D("-50"), max_value=D("100000"), places=10, allow_nan=False),
+)
+def test_display_formatter_reads_like_conversion_then_format_value(analyte, system, canonical):
+    text = _converted_as_first_written(canonical, analyte, system)
+    assert formatting.display_formatter(analyte, system)(canonical) == text
+    unit = catalogue.ANALYTES[analyte].display_unit(system).unit
+    assert formatting.to_display(canonical, analyte=analyte, system=system) == (text, unit)
+    assert formatting.format_canonical(str(canonical), analyte=analyte, system=system) == text
+
+
+@given(
+    analyte=st.sampled_from(sorted(catalogue.ANALYTES)),
+    value=st.decimals(min_value=D("-50"), max_value=D("100000"), places=6, allow_nan=False),
+)
+def test_unit_conversions_keep_34_digits_both_ways(analyte, value):
+    for conv in catalogue.ANALYTES[analyte].units:
+        with localcontext() as ctx:
+            ctx.prec = 34
+            canonical = value * conv.factor + conv.offset
+            back = (canonical - conv.offset) / conv.factor
+        assert conv.to_canonical(value) == canonical and str(conv.to_canonical(value)) == str(canonical)
+        assert conv.from_canonical(canonical) == back and str(conv.from_canonical(canonical)) == str(back)
+
+
+def test_conversions_ignore_the_callers_decimal_context():
+    conv = catalogue.ANALYTES["triglycerides"].unit("mmol/L")
+    expected = conv.from_canonical(D("500"))
+    with localcontext() as ctx:
+        ctx.prec = 3
+        assert conv.from_canonical(D("500")) == expected
