@@ -323,6 +323,14 @@ class Alert(models.Model):
             # The worklist: open alerts by severity, then evidence date newest first.
             models.Index(fields=["status", "severity_rank", "-observed_on", "-id"], name="alert_worklist_observed_idx"),
             models.Index(fields=["patient", "status"], name="alert_patient_status_idx"),
+            # Counts over many patients' alerts (the header's open alerts on every page, the
+            # cohort's open alerts by month) read only this index, never the wide rows
+            # (message, params): an index-only scan of the statuses asked for.
+            models.Index(
+                fields=["status", "patient"],
+                include=["severity", "observed_on", "created_at", "resolved_at", "acknowledged_at", "updated_at"],
+                name="alert_status_cover_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -63,6 +63,23 @@ def test_header_counts_open_and_critical_without_historic(client, clinician_a, r
     assert reverse("alert-worklist") not in body
 
 
+def test_header_counts_every_site_for_the_admin_and_own_sites_for_a_clinician(
+    client, clinician_a, clinician_b, registry_admin, patient_a, patient_b, mixed
+):
+    """The admin's count reads every alert (no join with the patients); a clinician's only
+    their sites'. Acknowledged and historic alerts are left out of both."""
+    make_lab(patient_b, "1300", collected_on=mixed - dt.timedelta(days=5), by=clinician_b)
+    make_lab(patient_b, "1400", collected_on=mixed - dt.timedelta(days=35), by=clinician_b)
+    patient_evaluate(patient_id=patient_b.pk)
+    acked = Alert.objects.filter(patient=patient_b, observed_on=mixed - dt.timedelta(days=35)).get()
+    Alert.objects.filter(pk=acked.pk).update(status=AlertStatus.ACKNOWLEDGED)
+    expected = {clinician_a: "3 open</span>", clinician_b: "1 open</span>", registry_admin: "4 open</span>"}
+    for user, badge in expected.items():
+        client.force_login(user)
+        body = client.get(reverse("patient-list")).content.decode()
+        assert badge in body and badge.replace("open", "critical") in body
+
+
 def test_api_and_chart_mark_historic(client, clinician_a, patient_a, mixed):
     body = api_for(clinician_a).get(f"/api/v1/patients/{patient_a.public_id}/alerts/").json()
     rows = body["results"] if isinstance(body, dict) else body
