@@ -197,9 +197,12 @@ def patients_for_user(user: User, *, write: bool = False) -> QuerySet[Patient]:
     return qs.filter(Q(home_site_id__in=clinical) | Q(home_site_id__in=research, research_consent=True))
 
 
-def patient_for_user(user: User, public_id, *, write: bool = False) -> Patient:
-    """One patient by public id, or 404 when it does not exist or is not the user's."""
-    return one_or_404(patients_for_user(user, write=write), public_id, "patient")
+def patient_for_user(user: User, public_id, *, write: bool = False, with_site: bool = False) -> Patient:
+    """One patient by public id, or 404 when it does not exist or is not the user's.
+    ``with_site`` fetches the home site (its time zone: the patient's today) in the same
+    query."""
+    qs = patients_for_user(user, write=write)
+    return one_or_404(qs.select_related("home_site") if with_site else qs, public_id, "patient")
 
 
 def _allowed(user: User, patient: Patient | None, site_ids: str) -> bool:

@@ -9,12 +9,12 @@ whatever the number of patients.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Case, Count, DateField, Max, Min, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, Greatest, TruncDate
 from django.utils import timezone
 
 from clinical import catalogue, trends
@@ -38,6 +38,7 @@ YEARS_BANDS = (
     ("5+", "5 years or more", 5, 100),
 )
 ALERT_MONTHS = 24
+SEVERITIES = ("info", "warning", "critical")
 HIDDEN_ALERT_STATUSES = ("withdrawn",)
 
 
@@ -103,12 +104,59 @@ def _add_month(day: dt.date) -> dt.date:
     return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
+def alert_months(today: dt.date) -> list[dt.date]:
+    """The first days of the last ALERT_MONTHS months, the month of ``today`` last."""
+    first = _month_start(today)
+    for _ in range(ALERT_MONTHS - 1):
+        first = _month_start(first - dt.timedelta(days=1))
+    months = [first]
+    while _add_month(months[-1]) <= today:
+        months.append(_add_month(months[-1]))
+    return months
+
+
+def open_by_month(
+    spans: Iterable[tuple[dt.date, dt.date | None, str, int]], months: list[dt.date]
+) -> dict[dt.date, dict[str, int]]:
+    """Pure: ``n`` alerts of ``severity`` opened on one day and closed on another (None:
+    still open) -> for each month of ``months`` (contiguous first days), the alerts open at
+    its end by severity: opened in or before that month, closed in a later month or not
+    at all. Each span adds its count once where it starts counting and takes it off where
+    it stops, so the work grows with the spans plus the months, not their product."""
+    index = {m: i for i, m in enumerate(months)}
+    last = len(months)
+
+    def position(day: dt.date) -> int:
+        month = _month_start(day)
+        return 0 if month <= months[0] else index.get(month, last)
+
+    steps = {sev: [0] * (last + 1) for sev in SEVERITIES}
+    for opened, closed, severity, n in spans:
+        if severity not in steps:
+            continue
+        since = position(opened)
+        until = last if closed is None else position(closed)
+        if since < until:
+            steps[severity][since] += n
+            steps[severity][until] -= n
+    out: dict[dt.date, dict[str, int]] = {m: {} for m in months}
+    for severity, step in steps.items():
+        running = 0
+        for i, month in enumerate(months):
+            running += step[i]
+            out[month][severity] = running
+    return out
+
+
 def open_alerts_by_month(*, patients: QuerySet[Patient], today: dt.date) -> dict[dt.date, dict[str, int]]:
     """Alerts open at the end of each of the last 24 months, by severity: opened in the
     month of their evidence date, closed in the month they were acknowledged or resolved
-    (any status but open). One GROUP BY query over (opened month, closed month)."""
-    # Grouped by the plain dates and folded into months here: truncating to the month in
-    # SQL casts every row to a timestamp with a time zone (most of the query's time).
+    (any status but open). One GROUP BY query over (opened day, closed day)."""
+    # Grouped by the plain dates and folded into months in Python: truncating to the month
+    # in SQL casts every row to a timestamp with a time zone (most of the query's time).
+    # Alerts closed before the first month never count; an earlier opening day counts as
+    # the first month's first day (fewer groups, the same months).
+    months = alert_months(today)
     rows = (
         Alert.objects.filter(patient__in=patients)
         .exclude(status__in=HIDDEN_ALERT_STATUSES)
@@ -120,48 +168,33 @@ def open_alerts_by_month(*, patients: QuerySet[Patient], today: dt.date) -> dict
                 output_field=DateField(),
             ),
         )
-        .values("opened", "closed", "severity")
-        .annotate(n=Count("id"))
+        .filter(Q(closed__isnull=True) | Q(closed__gte=months[0]))
+        .annotate(since=Greatest("opened", Value(months[0]), output_field=DateField()))
+        .values_list("since", "closed", "severity")
+        .annotate(n=Count("*"))  # not COUNT(id): the query reads only alert_status_cover_idx
     )
-    folded: dict[tuple[dt.date, dt.date | None, str], int] = defaultdict(int)
-    for r in rows:
-        closed = _month_start(r["closed"]) if r["closed"] else None
-        folded[(_month_start(r["opened"]), closed, r["severity"])] += r["n"]
-    spans = [(o, c, sev, n) for (o, c, sev), n in folded.items()]
-    first = _month_start(today)
-    for _ in range(ALERT_MONTHS - 1):
-        first = _month_start(first - dt.timedelta(days=1))
-    out: dict[dt.date, dict[str, int]] = {}
-    month = first
-    while month <= today:
-        counts = {"info": 0, "warning": 0, "critical": 0}
-        for opened, closed, severity, n in spans:
-            if opened <= month and (closed is None or closed > month) and severity in counts:
-                counts[severity] += n
-        out[month] = counts
-        month = _add_month(month)
-    return out
+    return open_by_month(rows, months)
 
 
 def cohort_data(*, user, filters: CohortFilters, today: dt.date | None = None) -> CohortData:
-    """The cohort dashboard's aggregates in four queries, whatever the cohort's size."""
+    """The cohort dashboard's aggregates in three queries, whatever the cohort's size."""
     today = today or timezone.localdate()
     patients = cohort_patients(user=user, filters=filters, today=today)
-    totals = patients.aggregate(  # 1: size, freshness (when trends and alerts were computed)
-        n=Count("id"),
-        pending=Count("id", filter=Q(needs_evaluation=True) | Q(evaluated_at__isnull=True)),
-        oldest=Min("evaluated_at"),
-        newest=Max("evaluated_at"),
+    groups = list(  # 1: patients by site and subtype, with when their trends were computed
+        patients.values_list("home_site__code", "primary_subtype").annotate(
+            n=Count("id"),
+            pending=Count("id", filter=Q(needs_evaluation=True) | Q(evaluated_at__isnull=True)),
+            oldest=Min("evaluated_at"),
+            newest=Max("evaluated_at"),
+        )
     )
-    counts = {  # 2
-        (r["home_site__code"], r["primary_subtype"]): r["n"]
-        for r in patients.values("home_site__code", "primary_subtype").annotate(n=Count("id"))
-    }
-    latest: dict[int, dict[str, Any]] = {}
-    for r in (  # 3: the latest metreleptin course of each treated patient
+    oldest = min((g[4] for g in groups if g[4] is not None), default=None)
+    newest = max((g[5] for g in groups if g[5] is not None), default=None)
+    latest: dict[int, tuple] = {}
+    for row in (  # 2: the latest metreleptin course of each treated patient
         CourseResponse.objects.filter(course__patient__in=patients, course__drug="metreleptin")
         .order_by("course__patient_id", "-course__start_date", "-course_id")
-        .values(
+        .values_list(
             "course__patient_id",
             "course__patient__registry_code",
             "course__start_date",
@@ -171,27 +204,25 @@ def cohort_data(*, user, filters: CohortFilters, today: dt.date | None = None) -
             "tg_percent_change",
         )
     ):
-        latest.setdefault(r["course__patient_id"], r)
+        latest.setdefault(row[0], row)
     responses = [
         ResponsePoint(
-            label=r["course__patient__registry_code"],
-            response_class=r["response_class"],
-            provisional=trends.month12_provisional(
-                start=r["course__start_date"], end=r["course__end_date"], today=today
-            ),
-            tg_percent_change=r["tg_percent_change"],
-            hba1c_change=r["hba1c_change"],
+            label=code,
+            response_class=response_class,
+            provisional=trends.month12_provisional(start=start, end=end, today=today),
+            tg_percent_change=tg,
+            hba1c_change=hba1c,
         )
-        for r in latest.values()
+        for _pid, code, start, end, response_class, hba1c, tg in latest.values()
     ]
     return CohortData(
-        n_patients=totals["n"],
-        site_subtype=counts,
+        n_patients=sum(g[2] for g in groups),
+        site_subtype={(site, subtype): n for site, subtype, n, *_rest in groups},
         responses=responses,
-        open_alerts=open_alerts_by_month(patients=patients, today=today),  # 4
-        computed_oldest=totals["oldest"],
-        computed_newest=totals["newest"],
-        not_evaluated=totals["pending"],
+        open_alerts=open_alerts_by_month(patients=patients, today=today),  # 3
+        computed_oldest=oldest,
+        computed_newest=newest,
+        not_evaluated=sum(g[3] for g in groups),
     )
 
 

@@ -47,7 +47,7 @@ def _system(request: HttpRequest) -> str:
 @login_required
 @require_GET
 def patient_dashboard(request: HttpRequest, public_id) -> HttpResponse:
-    patient = access.patient_for_user(request.user, public_id)
+    patient = access.patient_for_user(request.user, public_id, with_site=True)
     series = dashboard_selectors.patient_dashboard_series(patient=patient)
     audit_record(user=request.user, action=AuditEvent.Action.VIEW, obj=patient, patient=patient)
     # Both unit systems go to the page, so the unit toggle redraws without a request.
@@ -85,7 +85,7 @@ def _safe_cell(value: str) -> str:
 @require_GET
 def patient_dashboard_csv(request: HttpRequest, public_id) -> HttpResponse:
     """Exactly the points the dashboard plots in the asked unit system, one row each."""
-    patient = access.patient_for_user(request.user, public_id)
+    patient = access.patient_for_user(request.user, public_id, with_site=True)
     system = _system(request)
     series = dashboard_selectors.patient_dashboard_series(patient=patient)
     audit_record(user=request.user, action=AuditEvent.Action.EXPORT, obj=patient, patient=patient)

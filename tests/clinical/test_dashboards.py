@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from clinical import services
 from clinical.evaluation import patient_evaluate
-from clinical.models import Alert, LabResult
+from clinical.models import Alert, LabResult, TreatmentCourse
 from clinical.selectors.cohort import CohortFilters, cohort_data
 from clinical.selectors.dashboard import patient_dashboard_series
 from registry.models import AuditEvent
@@ -107,6 +107,40 @@ def test_series_hides_withdrawn_alerts_and_renders_messages_in_both_systems(clin
     assert series.uln == {"alt": D(33), "ast": D(32)}  # female defaults
 
 
+def test_series_courses_keep_their_order_and_dose_history(clinician_a, patient_a):
+    """Courses in start order, each with its doses by date (one query joins them); a
+    course without a dose row has no steps."""
+    met = responder(patient_a, clinician_a)  # metreleptin from 2023-01-10 at 5 mg/day
+    services.dose_change_record(
+        course=met, effective_date=dt.date(2023, 3, 1), dose="7.5", dose_unit="mg/day", by=clinician_a
+    )
+    services.dose_change_record(
+        course=met, effective_date=dt.date(2023, 2, 1), dose="2.5", dose_unit="mg/day", by=clinician_a
+    )
+    services.course_start(
+        patient=patient_a,
+        drug="metformin",
+        start_date=dt.date(2022, 5, 1),
+        dose="500",
+        dose_unit="mg/day",
+        by=clinician_a,
+    )
+    TreatmentCourse.objects.create(patient=patient_a, drug="insulin", start_date=dt.date(2024, 1, 1), source="import")
+    series = patient_dashboard_series(patient=patient_a)
+    assert [(c.drug, c.start) for c in series.courses] == [
+        ("metformin", dt.date(2022, 5, 1)),
+        ("metreleptin", START),
+        ("insulin", dt.date(2024, 1, 1)),
+    ]
+    assert [(d.on, d.dose) for d in series.courses[1].doses] == [
+        (START, D("5")),
+        (dt.date(2023, 2, 1), D("2.5")),
+        (dt.date(2023, 3, 1), D("7.5")),
+    ]
+    assert [d.dose for d in series.courses[0].doses] == [D("500")]
+    assert series.courses[2].doses == ()
+
+
 def test_dashboard_page_embeds_both_unit_systems_and_is_audited(client, clinician_a, patient_a):
     responder(patient_a, clinician_a)
     client.force_login(clinician_a)
@@ -146,14 +180,30 @@ def test_dashboard_query_count_is_constant_in_results(client, clinician_a, patie
     responder(patient_a, clinician_a)
     client.force_login(clinician_a)
     client.get(dashboard(patient_a))
-    # session, user, memberships, patient, the patient's site (its time zone is "today"),
-    # labs, weights, courses, doses, alerts (withdrawn left out), view audit (chain lock,
-    # head hash and id, insert), header: critical alert count, sites; session save
+    # session, user, memberships, patient with its site (its time zone is "today"), labs,
+    # weights, courses with their doses, alerts (withdrawn left out), view audit (chain
+    # lock, head hash and id, insert), header: alert counts, sites; session save
     # (savepoint, update, release)
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(16):
         assert client.get(dashboard(patient_a)).status_code == 200
     bulk_labs(patient_a, 400)
-    with django_assert_num_queries(18):
+    course = services.course_start(
+        patient=patient_a,
+        drug="metformin",
+        start_date=dt.date(2016, 1, 1),
+        dose="500",
+        dose_unit="mg/day",
+        by=clinician_a,
+    )
+    for month in (2, 3, 4):
+        services.dose_change_record(
+            course=course,
+            effective_date=dt.date(2016, month, 1),
+            dose=str(500 * month),
+            dose_unit="mg/day",
+            by=clinician_a,
+        )
+    with django_assert_num_queries(16):
         resp = client.get(dashboard(patient_a))
     assert resp.context["n_points"] >= 404
 
@@ -276,6 +326,34 @@ def test_cohort_reads_responses_and_freshness(clinician_a, patient_a, site_a):
     assert any(v["critical"] for v in data.open_alerts.values())
 
 
+def test_cohort_size_and_freshness_over_every_site_and_subtype(
+    registry_admin, site_a, site_b, clinician_a, clinician_b
+):
+    from registry.models import Patient
+
+    first = make_patient(site=site_a, by=clinician_a, subtype="CGL1")
+    second = make_patient(site=site_a, by=clinician_a, subtype="FPLD2")
+    third = make_patient(site=site_b, by=clinician_b, subtype="CGL1")
+    never = make_patient(site=site_b, by=clinician_b, subtype="FPLD2")
+    at = dt.datetime(2026, 5, 1, 8, 0, tzinfo=dt.UTC)
+    Patient.objects.filter(pk=first.pk).update(evaluated_at=at, needs_evaluation=False)
+    Patient.objects.filter(pk=second.pk).update(evaluated_at=at - dt.timedelta(days=3), needs_evaluation=True)
+    Patient.objects.filter(pk=third.pk).update(evaluated_at=at + dt.timedelta(hours=2), needs_evaluation=False)
+    Patient.objects.filter(pk=never.pk).update(evaluated_at=None, needs_evaluation=False)
+    data = cohort_data(user=registry_admin, filters=CohortFilters())
+    assert data.n_patients == 4
+    assert data.site_subtype == {
+        ("SITEA", "CGL1"): 1,
+        ("SITEA", "FPLD2"): 1,
+        ("SITEB", "CGL1"): 1,
+        ("SITEB", "FPLD2"): 1,
+    }
+    assert data.computed_oldest == at - dt.timedelta(days=3) and data.computed_newest == at + dt.timedelta(hours=2)
+    assert data.not_evaluated == 2  # flagged for evaluation, or never evaluated
+    empty = cohort_data(user=registry_admin, filters=CohortFilters(sex="other"))
+    assert (empty.n_patients, empty.computed_oldest, empty.computed_newest, empty.not_evaluated) == (0, None, None, 0)
+
+
 def test_cohort_page_researcher_sees_suppressed_aggregates_only(client, site_a, clinician_a, patient_a):
     responder(patient_a, clinician_a)
     researcher = make_user("res_y", site=site_a, role="researcher")
@@ -296,14 +374,14 @@ def test_cohort_query_count_is_constant_in_patients(client, clinician_a, patient
     responder(patient_a, clinician_a)
     client.force_login(clinician_a)
     client.get(reverse("cohort-dashboard"))
-    # session, user, memberships, patient totals with freshness, subtype x site, course
-    # responses, alerts by opened and closed month, filter sites, header: critical alert
-    # count, sites; session save (savepoint, update, release)
-    with django_assert_num_queries(13):
+    # session, user, memberships, patients by site x subtype with freshness, course
+    # responses, alerts by opened and closed day, filter sites, header: alert counts,
+    # sites; session save (savepoint, update, release)
+    with django_assert_num_queries(12):
         assert client.get(reverse("cohort-dashboard")).status_code == 200
     for i in range(3):
         responder(make_patient(site=site_a, by=clinician_a), clinician_a, start=START + dt.timedelta(days=i))
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         resp = client.get(reverse("cohort-dashboard"))
     assert resp.context["data"].n_patients == 4
 
@@ -356,6 +434,26 @@ def test_open_alerts_by_month_counts_an_alert_until_it_is_closed(clinician_a, pa
         dt.date(2024, 5, 1): 1,
         dt.date(2024, 6, 1): 1,
     }
+
+
+def test_open_alerts_by_month_before_the_window(clinician_a, patient_a):
+    """An alert opened before the 24 months and still open counts in every month; one
+    closed before them in none; one closed in the window until its month."""
+    from clinical.selectors.cohort import open_alerts_by_month
+    from registry.models import Patient
+
+    today = dt.date(2024, 6, 15)
+    make = {"patient": patient_a, "severity": "critical", "severity_rank": 0, "message": "m", "params": {}}
+    Alert.objects.create(rule="A", subject_key="a", observed_on=dt.date(2019, 1, 20), status="open", **make)
+    old = Alert.objects.create(rule="B", subject_key="b", observed_on=dt.date(2019, 2, 3), status="resolved", **make)
+    Alert.objects.filter(pk=old.pk).update(resolved_at=dt.datetime(2021, 4, 2, tzinfo=dt.UTC))
+    late = Alert.objects.create(rule="C", subject_key="c", observed_on=dt.date(2020, 2, 3), status="resolved", **make)
+    Alert.objects.filter(pk=late.pk).update(resolved_at=dt.datetime(2023, 9, 30, 23, 0, tzinfo=dt.UTC))
+    months = open_alerts_by_month(patients=Patient.objects.filter(pk=patient_a.pk), today=today)
+    critical = {m: v["critical"] for m, v in months.items()}
+    assert min(critical) == dt.date(2022, 7, 1)
+    assert all(n == 2 for m, n in critical.items() if m < dt.date(2023, 9, 1))
+    assert all(n == 1 for m, n in critical.items() if m >= dt.date(2023, 9, 1))
 
 
 def test_figure_script_escapes_like_json_script():
