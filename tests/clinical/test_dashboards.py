@@ -456,6 +456,31 @@ def test_open_alerts_by_month_before_the_window(clinician_a, patient_a):
     assert all(n == 1 for m, n in critical.items() if m >= dt.date(2023, 9, 1))
 
 
+def test_alert_counts_over_many_patients_read_only_the_cover_index(registry_admin, clinician_a, patient_a):
+    """The header's counts and the cohort's alerts by month name only columns of
+    alert_status_cover_idx, so PostgreSQL can answer them from the index alone instead of
+    reading the wide rows."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from clinical.selectors.alert_groups import header_alert_counts
+    from clinical.selectors.cohort import open_alerts_by_month
+    from registry.models import Patient
+
+    index = next(i for i in Alert._meta.indexes if i.name == "alert_status_cover_idx")
+    covered = {Alert._meta.get_field(name).column for name in (*index.fields, *index.include)}
+    responder(patient_a, clinician_a)
+    with CaptureQueriesContext(connection) as ctx:
+        header_alert_counts(user=registry_admin)
+        header_alert_counts(user=clinician_a)
+        open_alerts_by_month(patients=Patient.objects.all(), today=timezone.localdate())
+    counts = [q["sql"] for q in ctx.captured_queries if '"clinical_alert"' in q["sql"]]
+    assert len(counts) == 3  # the others read the users' memberships
+    for sql in counts:
+        assert set(re.findall(r'"clinical_alert"\."(\w+)"', sql)) <= covered, sql
+        assert "COUNT(*)" in sql
+
+
 def test_figure_script_escapes_like_json_script():
     from clinical.views.dashboards import figure_script
 
