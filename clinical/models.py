@@ -6,11 +6,13 @@ scope through ``registry.access``.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import DateField, ExpressionWrapper, F, Q, Value
+from django.db.models.functions import TruncDate
 
 from clinical import catalogue, formatting
 from registry.models import Patient, Site
@@ -278,6 +280,16 @@ class AlertStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", "Withdrawn"
 
 
+def alert_historic_q() -> Q:
+    """Alerts whose evidence is more than HISTORIC_EVIDENCE_DAYS older than the day they
+    were raised (the database form of ``clinical.historic.is_historic``)."""
+    cutoff = ExpressionWrapper(
+        TruncDate("created_at") - Value(dt.timedelta(days=catalogue.HISTORIC_EVIDENCE_DAYS)),
+        output_field=DateField(),
+    )
+    return Q(observed_on__lt=cutoff)
+
+
 class Alert(models.Model):
     """A clinical alert; unique per (patient, rule, subject) so re-evaluation never duplicates."""
 
@@ -323,13 +335,21 @@ class Alert(models.Model):
             # The worklist: open alerts by severity, then evidence date newest first.
             models.Index(fields=["status", "severity_rank", "-observed_on", "-id"], name="alert_worklist_observed_idx"),
             models.Index(fields=["patient", "status"], name="alert_patient_status_idx"),
-            # Counts over many patients' alerts (the header's open alerts on every page, the
-            # cohort's open alerts by month) read only this index, never the wide rows
-            # (message, params): an index-only scan of the statuses asked for.
+            # Counts over many patients' alerts (the cohort's open alerts by month) read only
+            # this index, never the wide rows (message, params): an index-only scan.
             models.Index(
                 fields=["status", "patient"],
                 include=["severity", "observed_on", "created_at", "resolved_at", "acknowledged_at", "updated_at"],
                 name="alert_status_cover_idx",
+            ),
+            # The header's counts on every page: the open alerts that are not historic, and
+            # only those. The condition is the queries' own (alert_historic_q, the same SQL)
+            # so that PostgreSQL can prove the index answers them.
+            models.Index(
+                fields=["patient"],
+                include=["severity"],
+                condition=Q(status="open") & ~alert_historic_q(),
+                name="alert_open_current_idx",
             ),
         ]
 

@@ -3,27 +3,21 @@ Scoped through ``registry.access`` (via ``clinical.selectors.alerts``)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from functools import reduce
 from operator import or_
 
-from django.db.models import Count, DateField, ExpressionWrapper, F, Max, Min, Q, QuerySet, Value
-from django.db.models.functions import TruncDate
+from django.db.models import Count, F, Max, Min, Q, QuerySet
 
-from clinical import catalogue
-from clinical.models import Alert, AlertStatus, Severity
+from clinical.models import Alert, AlertStatus, Severity, alert_historic_q
 from registry import access
 
 
 def historic_q() -> Q:
     """Alerts whose evidence is more than HISTORIC_EVIDENCE_DAYS older than the day they
-    were raised (the database form of ``clinical.historic.is_historic``)."""
-    cutoff = ExpressionWrapper(
-        TruncDate("created_at") - Value(dt.timedelta(days=catalogue.HISTORIC_EVIDENCE_DAYS)),
-        output_field=DateField(),
-    )
-    return Q(observed_on__lt=cutoff)
+    were raised (the database form of ``clinical.historic.is_historic``; defined with the
+    model, whose index for the header's counts has the same condition)."""
+    return alert_historic_q()
 
 
 def not_historic(qs: QuerySet[Alert]) -> QuerySet[Alert]:
