@@ -145,6 +145,7 @@ def export_build(
         "deidentification": _deid_settings(options, cohort),
         "versions": _versions(),
         "files": dict(sink.entries),
+        "compression": sink.compression,
     }
     sink.write_bytes("manifest.json", json.dumps(manifest, indent=2, sort_keys=True).encode())
     tracker.finish()

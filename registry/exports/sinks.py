@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
+import threading
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -39,6 +42,9 @@ class _Counting:
 
 
 class Sink:
+    # How entries are compressed, for the manifest (None: plain files).
+    compression: str | None = None
+
     def __init__(self) -> None:
         self.entries: dict[str, dict] = {}
         self.paths: list[Path] = []
@@ -58,16 +64,24 @@ class Sink:
 
 
 class ZipSink(Sink):
-    # Level 1: most of deflate's size gain on CSV at a fraction of its time.
+    """Deflate level 1 by default: on the export's CSV it keeps most of deflate's gain
+    (a 70 MB labs table becomes 14 MB, 11 MB at zlib's default level 6) in a quarter of
+    the time, and the time is what a large export waits for."""
+
     def __init__(self, path: Path, *, compresslevel: int = 1) -> None:
         super().__init__()
         self.path = Path(path)
+        self.compresslevel = compresslevel
+        self.compression = f"deflate, level {compresslevel}"
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # readable by the service only
         self.zf = zipfile.ZipFile(os.fdopen(fd, "wb"), "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel)
 
     def open(self, name: str) -> _Counting:
         info = zipfile.ZipInfo(name, date_time=time.gmtime()[:6])
         info.compress_type = zipfile.ZIP_DEFLATED
+        # ZipFile.open() takes the archive's level only for entries it names itself; a
+        # ZipInfo of ours would be deflated at zlib's default (6) without this.
+        info._compresslevel = self.compresslevel
         info.external_attr = 0o600 << 16
         raw = self.zf.open(info, "w", force_zip64=True)
         return _Counting(raw, lambda s: self._done(name, s))
@@ -95,6 +109,60 @@ class DirSink(Sink):
 
     def close(self) -> list[Path]:
         return list(self.paths)
+
+
+class BackgroundWriter:
+    """Hands blocks to ``write`` on a thread of its own, through a queue of at most
+    ``depth`` blocks: the caller goes on reading its stream while the blocks before are
+    hashed, deflated and written. zlib, hashlib and file writes release the GIL on large
+    blocks, so the two threads run on two cores; memory stays bounded by the queue.
+
+    Use as a context manager; leaving it waits for the last block. An error of ``write``
+    is raised in the caller, at its next ``write`` or on leaving."""
+
+    _DONE = object()
+
+    def __init__(self, write: Callable[[bytes], object], *, depth: int = 4) -> None:
+        self._write = write
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="export-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            block = self._queue.get()
+            if block is self._DONE:
+                return
+            if self._error is None:
+                try:
+                    self._write(block)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                    self._error = exc
+            # after an error, keep taking blocks (and drop them): the caller never blocks
+
+    def write(self, block: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(block)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(self._DONE)
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> BackgroundWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        self._error = self._error or exc  # the caller failed: drop what is still queued
+        self._queue.put(self._DONE)
+        self._thread.join()
 
 
 def file_sha256(path: Path) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from registry.exports import deid
 from registry.exports.cohort import Cohort, patient_row
 from registry.exports.readers import Reader
-from registry.exports.sinks import Sink
+from registry.exports.sinks import BackgroundWriter, Sink
 from registry.exports.tables import (
     BOOLEAN,
     DATE,
@@ -83,8 +83,10 @@ def write_csv(sink: Sink, reader: Reader, cohort: Cohort, progress) -> dict[str,
     counts["patients"] = len(cohort.patients)
     progress.add(len(cohort.patients))
     for table in TABLES:
-        with sink.open(f"{table.name}.csv") as fh:
-            counts[table.name] = reader.copy_csv(table, fh.write, progress.add)
+        # The COPY stream is read here while a second thread hashes and deflates the blocks
+        # read before (progress stays on this thread: it may write to the database).
+        with sink.open(f"{table.name}.csv") as fh, BackgroundWriter(fh.write) as writer:
+            counts[table.name] = reader.copy_csv(table, writer.write, progress.add)
     return counts
 
 

@@ -83,6 +83,7 @@ def test_csv_bundle_tables_dictionary_and_manifest(tmp_path, cohort, registry_ad
     manifest = json.loads(entries["manifest.json"])
     assert manifest["counts"]["labs"] == len(labs) == 24
     assert manifest["filters"]["dates"] == "shifted"
+    assert manifest["compression"] == "deflate, level 1"
     for name, info in manifest["files"].items():
         import hashlib
 
