@@ -47,7 +47,12 @@ SUBTYPE_JOIN = (
     "unnest(%(s_code)s::text[], %(s_group)s::text[], %(s_orpha)s::text[], %(s_omim)s::text[], "
     "%(s_mondo)s::text[], %(s_icd10)s::text[]) AS st(code, grp, orpha, omim, mondo, icd10)"
 )
-UNIT_JOIN = "unnest(%(u_analyte)s::text[], %(u_key)s::text[], %(u_loinc)s::text[], %(u_ucum)s::text[]) AS u(analyte, ukey, loinc, ucum)"
+# Every (analyte, unit as stored) of the lab table with its LOINC, UCUM and the analyte's
+# canonical unit: one lookup per lab row instead of two.
+UNIT_JOIN = (
+    "unnest(%(u_analyte)s::text[], %(u_key)s::text[], %(u_loinc)s::text[], %(u_ucum)s::text[], "
+    "%(u_canon)s::text[]) AS u(analyte, ukey, loinc, ucum, canon)"
+)
 ANALYTE_JOIN = "unnest(%(a_code)s::text[], %(a_unit)s::text[], %(a_ucum)s::text[]) AS an(code, unit, ucum)"
 DRUG_JOIN = "unnest(%(d_code)s::text[], %(d_class)s::text[]) AS dr(code, cls)"
 
@@ -220,7 +225,7 @@ TABLES: tuple[Table, ...] = (
             Col("unit", "l.unit", STRING, "Unit as reported", open_text=True),
             Col("ucum", "u.ucum", STRING, "UCUM code of the reported unit", code_system="UCUM"),
             Col("canonical_value", "l.canonical_value", NUMBER, "Value in the analyte's canonical unit", "see canonical_unit"),
-            Col("canonical_unit", "an.unit", STRING, "The analyte's canonical unit", code_system="UCUM"),
+            Col("canonical_unit", "u.canon", STRING, "The analyte's canonical unit", code_system="UCUM"),
             Col("collected_on", "l.collected_on", DATE, "Date the sample was collected"),
             Col("fasting", "l.fasting", BOOLEAN, "Fasting sample (empty: not recorded)"),
             Col("reference_low", "l.reference_low", NUMBER, "Lab's lower reference limit, in the reported unit", "see unit"),
@@ -228,8 +233,7 @@ TABLES: tuple[Table, ...] = (
         ),
         f"FROM {T_LAB} l JOIN {COHORT_JOIN} ON x.patient_id = l.patient_id "
         f"LEFT JOIN {VISIT_NUMBERS} vn ON vn.id = l.visit_id "
-        f"LEFT JOIN {UNIT_JOIN} ON u.analyte = l.analyte AND u.ukey = l.unit "
-        f"LEFT JOIN {ANALYTE_JOIN} ON an.code = l.analyte",
+        f"LEFT JOIN {UNIT_JOIN} ON u.analyte = l.analyte AND u.ukey = l.unit",
         "x.pid, l.collected_on, l.id",
         "l.collected_on BETWEEN %(date_from)s AND %(date_to)s",
         f"FROM {T_LAB} l JOIN {COHORT_JOIN} ON x.patient_id = l.patient_id",
@@ -374,19 +378,20 @@ def _loinc_for(analyte: catalogue.Analyte, unit: catalogue.UnitConversion) -> st
 
 
 def unit_params(pairs) -> dict[str, list]:
-    """LOINC and UCUM per (analyte, unit as stored): the catalogue resolves each spelling
-    (case, micro signs, aliases) once, so the SQL joins on the stored text as it is."""
-    u_analyte, u_key, u_loinc, u_ucum = [], [], [], []
+    """LOINC, UCUM and canonical unit per (analyte, unit as stored), for every pair the lab
+    table holds: the catalogue resolves each spelling (case, micro signs, aliases) once,
+    so the SQL joins on the stored text as it is. A unit the catalogue does not know has
+    no LOINC or UCUM code; an unknown analyte has no canonical unit either."""
+    u_analyte, u_key, u_loinc, u_ucum, u_canon = [], [], [], [], []
     for code, unit in pairs:
         analyte = catalogue.ANALYTES.get(code)
         conv = analyte.unit(unit) if analyte else None
-        if conv is None:
-            continue
         u_analyte.append(code)
         u_key.append(unit)
-        u_loinc.append(_loinc_for(analyte, conv))
-        u_ucum.append(conv.ucum or conv.unit)
-    return {"u_analyte": u_analyte, "u_key": u_key, "u_loinc": u_loinc, "u_ucum": u_ucum}
+        u_loinc.append(_loinc_for(analyte, conv) if conv else None)
+        u_ucum.append((conv.ucum or conv.unit) if conv else None)
+        u_canon.append(analyte.canonical_unit if analyte else None)
+    return {"u_analyte": u_analyte, "u_key": u_key, "u_loinc": u_loinc, "u_ucum": u_ucum, "u_canon": u_canon}
 
 
 def catalogue_params() -> dict[str, list]:
