@@ -14,6 +14,7 @@ Dates are shifted (``col - x.shift``) or turned into days since the anchor
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from clinical import catalogue
@@ -336,26 +337,59 @@ PATIENT_COLUMNS: tuple[Col, ...] = (
 _NEUTRALISE = "CASE WHEN left({e}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || {e} ELSE {e} END"
 
 
-def column_sql(col: Col, dates: str, *, for_csv: bool) -> str:
-    expr = col.sql
+_FIXED_WIDTH = (DATE, INTEGER, BOOLEAN)
+_ORDER_ITEM = re.compile(r"(?P<expr>.+?)(?P<mods>(?: ASC| DESC)?(?: NULLS FIRST| NULLS LAST)?)")
+
+
+def _sorted_value(col: Col, dates: str) -> str:
+    """The column's value as the sort carries it: as stored, dates already moved."""
     if col.is_date:
-        expr = f"(({expr}) - x.anchor)" if dates == RELATIVE else f"(({expr}) - x.shift)"
-    elif col.type == NUMBER and not for_csv:
-        expr = f"({expr})::float8"  # typed formats: a float, not a Decimal per cell
-    elif col.type == NUMBER:
-        expr = f"trim_scale(({expr})::numeric)"  # 1200, not 1200.000000: the digits as reported
-    elif col.type == STRING and for_csv and col.open_text:
-        expr = _NEUTRALISE.format(e=f"({expr})")
-    elif col.type == BOOLEAN and for_csv:  # spelled like the Python-written tables
-        expr = f"CASE WHEN ({expr}) THEN 'true' WHEN NOT ({expr}) THEN 'false' END"
-    return f"{expr} AS {col.out_name(dates)}"
+        return f"(({col.sql}) - x.anchor)" if dates == RELATIVE else f"(({col.sql}) - x.shift)"
+    return col.sql
+
+
+def _written_value(col: Col, ref: str, *, for_csv: bool) -> str:
+    """What the export writes, made from the sorted value ``ref``."""
+    if col.type == NUMBER and not for_csv:
+        return f"({ref})::float8"  # typed formats: a float, not a Decimal per cell
+    if col.type == NUMBER:
+        return f"trim_scale(({ref})::numeric)"  # 1200, not 1200.000000: the digits as reported
+    if col.type == STRING and for_csv and col.open_text:
+        return _NEUTRALISE.format(e=ref)
+    if col.type == BOOLEAN and for_csv:  # spelled like the Python-written tables
+        return f"CASE WHEN {ref} THEN 'true' WHEN NOT {ref} THEN 'false' END"
+    return ref
+
+
+def order_keys(table: Table) -> list[tuple[str, str]]:
+    """(expression, modifiers) of the table's ORDER BY; the pseudonym order as the cohort's
+    integer position."""
+    items = table.order_by.replace("x.pid", "x.ord", 1).split(", ")
+    return [(m["expr"], m["mods"]) for m in (_ORDER_ITEM.fullmatch(item.strip()) for item in items)]
 
 
 def select_sql(table: Table, dates: str, *, for_csv: bool, filtered: bool) -> str:
-    cols = ", ".join(column_sql(c, dates, for_csv=for_csv) for c in table.columns)
+    """The table's rows in export order, sorted narrow: the inner query sorts the values as
+    stored (sort keys and fixed-width values first, where PostgreSQL reads them without
+    walking the row), and the outer one turns them into what the export writes (trimmed
+    numbers, neutralised text, spelled booleans) on rows already in order. The outer ORDER
+    BY repeats the inner one, so the order stays a guarantee of the statement; PostgreSQL
+    sees that the subquery delivers it and does not sort again."""
+    keys = order_keys(table)
+    by_width = sorted(enumerate(table.columns), key=lambda ic: ic[1].type not in _FIXED_WIDTH)
+    inner = [f"{expr} AS k{i}" for i, (expr, _mods) in enumerate(keys)]
+    inner += [f"{_sorted_value(col, dates)} AS c{i}" for i, col in by_width]
+    outer = [
+        f"{_written_value(col, f's.c{i}', for_csv=for_csv)} AS {col.out_name(dates)}"
+        for i, col in enumerate(table.columns)
+    ]
     where = f" WHERE {table.date_filter}" if filtered and table.date_filter else ""
-    order = table.order_by.replace("x.pid", "x.ord", 1)
-    return f"SELECT {cols} {table.from_sql}{where} ORDER BY {order}"
+    inner_order = ", ".join(f"{expr}{mods}" for expr, mods in keys)
+    outer_order = ", ".join(f"s.k{i}{mods}" for i, (_expr, mods) in enumerate(keys))
+    return (
+        f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} {table.from_sql}{where} "
+        f"ORDER BY {inner_order}) AS s ORDER BY {outer_order}"
+    )
 
 
 def count_sql(table: Table, *, filtered: bool) -> str:
