@@ -180,6 +180,9 @@ EXPORT_KEY_AUTOCREATE = env_bool("EXPORT_KEY_AUTOCREATE", True)
 EXPORT_LIFETIME_HOURS = env_int("EXPORT_LIFETIME_HOURS", 72)
 # PostgreSQL work_mem for an export's transaction: its sorts stay in memory (server side).
 EXPORT_WORK_MEM = env_str("EXPORT_WORK_MEM", "256MB")
+# An export streams a whole table through one statement (COPY): the web's statement
+# timeout (DATABASE_STATEMENT_TIMEOUT_MS) would end a large one half-way.
+EXPORT_STATEMENT_TIMEOUT_MS = env_int("EXPORT_STATEMENT_TIMEOUT_MS", 60 * 60 * 1000)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

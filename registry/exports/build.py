@@ -115,10 +115,14 @@ def export_build(
             with conn.cursor() as cur:
                 if not outer:
                     cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                # One big sorted stream per table: sort in memory, and skip JIT compilation
-                # (seconds of planning that a streaming export never wins back).
-                cur.execute("SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)",
-                            [settings.EXPORT_WORK_MEM])  # fmt: skip
+                # One big sorted stream per table: sort in memory, skip JIT compilation
+                # (seconds of planning that a streaming export never wins back), and let one
+                # statement stream a whole table.
+                cur.execute(
+                    "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true), "
+                    "set_config('statement_timeout', %s, true)",
+                    [settings.EXPORT_WORK_MEM, str(settings.EXPORT_STATEMENT_TIMEOUT_MS)],
+                )
                 cur.execute(f"SELECT DISTINCT analyte, unit FROM {T_LAB}")
                 units = unit_params(cur.fetchall())
             cohort = cohort_mod.cohort_build(user=user, options=options, key=key, using=alias, today=now.date())

@@ -298,3 +298,23 @@ def test_no_query_of_an_export_touches_patient_identity(tmp_path, cohort, regist
 
     for table in tables.TABLES:  # the streamed statements (run on the raw connection)
         assert "patientidentity" not in tables.select_sql(table, "shifted", for_csv=True, filtered=True).lower()
+
+
+def test_the_export_transaction_lets_one_statement_stream_a_whole_table(
+    tmp_path, cohort, registry_admin, settings, monkeypatch
+):
+    from registry.exports import tabular
+
+    settings.EXPORT_STATEMENT_TIMEOUT_MS = 20 * 60 * 1000
+    seen = []
+    write_csv = tabular.write_csv
+
+    def write_csv_noting_the_timeout(sink, reader, cohort, progress):
+        with reader.connection.cursor() as cur:
+            cur.execute("SHOW statement_timeout")
+            seen.append(cur.fetchone()[0])
+        return write_csv(sink, reader, cohort, progress)
+
+    monkeypatch.setattr(tabular, "write_csv", write_csv_noting_the_timeout)
+    run_export(tmp_path, registry_admin, "csv", k=2)
+    assert seen == ["20min"]  # set for the export's transaction only (set_config(..., true))
