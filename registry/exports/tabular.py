@@ -23,6 +23,7 @@ from registry.exports.tables import (
     STRING,
     TABLES,
     Col,
+    Table,
 )
 
 DICTIONARY_HEADER = ("table", "column", "type", "unit", "code_system", "description")
@@ -83,11 +84,16 @@ def write_csv(sink: Sink, reader: Reader, cohort: Cohort, progress) -> dict[str,
     counts["patients"] = len(cohort.patients)
     progress.add(len(cohort.patients))
     for table in TABLES:
-        # The COPY stream is read here while a second thread hashes and deflates the blocks
-        # read before (progress stays on this thread: it may write to the database).
-        with sink.open(f"{table.name}.csv") as fh, BackgroundWriter(fh.write) as writer:
-            counts[table.name] = reader.copy_csv(table, writer.write, progress.add)
+        counts[table.name] = write_csv_table(sink, reader, table, progress.add)
     return counts
+
+
+def write_csv_table(sink: Sink, reader: Reader, table: Table, on_rows) -> int:
+    """One table as ``<name>.csv``; returns its row count. The COPY stream is read on this
+    thread while a second one hashes and deflates the blocks read before (``on_rows``,
+    the progress, stays on this thread: it may write to the database)."""
+    with sink.open(f"{table.name}.csv") as fh, BackgroundWriter(fh.write) as writer:
+        return reader.copy_csv(table, writer.write, on_rows)
 
 
 # --------------------------------------------------------------------------------------
