@@ -331,19 +331,21 @@ def report(env, seeded, copies, exports, runs, load_before, load_after, elapsed,
 
 NOTES = """## Reading
 
-- Where the labs table's time goes (cProfile, the backend's CPU time from /proc, `perf` on the
-  backend, EXPLAIN ANALYZE; 894,400 rows): PostgreSQL's side of the export is the larger part. Its
-  sort was the biggest single cost: the export sorts by pseudonym (the cohort's position), which no
-  index gives, so the whole result is sorted. The tables are now sorted narrow (the values as
-  stored, sort keys and fixed-width columns first) and formatted after the sort, and the labs'
-  LOINC, UCUM and canonical unit come from one lookup instead of two joins: the backend's CPU time
-  for the statement fell from about 2.6 s to 1.9 s (the plain COPY: 1.3-1.5 s).
-- The client reads COPY one message per row (psycopg hands over one row per `read()`; the plain
-  COPY pays the same), about 0.45 s of CPU for 894,400 rows, and gathers them into 256 kB blocks.
-  Deflating the 70 MB was 1.3 s of CPU: the bundle asked for deflate level 1, but zipfile applied
-  its default (6) to entries opened with our own ZipInfo. Level 1 takes 0.3 s (14.0 MB instead of
-  11.0 MB for this table); it now runs, with the SHA-256 of the entry, on a second thread behind a
-  queue of four blocks (zlib and hashlib release the GIL), so the reading thread only reads.
+- Where the labs table's time went (cProfile of the client, the backend's CPU time read from
+  /proc, `perf` on the backend, EXPLAIN ANALYZE; 894,400 rows, measured while the machine was
+  shared): the old export used 2.4-2.5 s of backend CPU and 1.8 s of client CPU for a COPY that
+  takes 1.3 s and 0.4 s. Client: psycopg hands over COPY one message per row (about 0.4 s for
+  both statements), and deflating 70 MB took 1.3 s, because zipfile applied its default level
+  (6) to entries opened with our own ZipInfo although the bundle asked for level 1. Backend: the
+  sort by pseudonym (no index gives that order) on wide rows, two lookups per lab row.
+- Now: entries really deflated at level 1 (0.3 s; the labs table is 14.0 MB instead of 11.0 MB),
+  with their SHA-256 on a second thread behind a queue of four 256 kB blocks; every table sorted
+  narrow (the values as stored, sort keys and fixed-width columns first, formatted after the
+  sort) and one lookup for the labs' LOINC, UCUM and canonical unit. Backend CPU 1.9-2.0 s,
+  client CPU 0.85 s. The export's wall time is now the backend's: the client's work fits beside it.
+- At level 1 the deflate is small next to the backend's time, so the second thread's gain is
+  within the noise here; it keeps the reading thread free when the database outpaces one client
+  thread (a dedicated server or replica).
 - Memory stays flat: the cohort (a few hundred bytes per patient) and a few blocks in flight.
 - FHIR and Phenopackets are bound by their libraries' validation of every resource (pydantic
   models of fhir.resources, a JSON round trip through the protobuf classes).
