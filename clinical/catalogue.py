@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Context, Decimal
+from functools import cached_property, lru_cache
 
 # --------------------------------------------------------------------------------------
 # Units and conversions
@@ -88,11 +89,16 @@ class Analyte:
 
     # -- units ---------------------------------------------------------------------
     def unit(self, spelling: str) -> UnitConversion | None:
-        key = normalise_unit(spelling)
+        return self._unit_keys.get(normalise_unit(spelling))
+
+    @cached_property
+    def _unit_keys(self) -> dict[str, UnitConversion]:
+        """Every accepted spelling's key -> its unit (the first unit that accepts it)."""
+        keys: dict[str, UnitConversion] = {}
         for u in self.units:
-            if key in {normalise_unit(u.unit), normalise_unit(u.ucum or u.unit), *map(normalise_unit, u.aliases)}:
-                return u
-        return None
+            for spelling in (u.unit, u.ucum or u.unit, *u.aliases):
+                keys.setdefault(normalise_unit(spelling), u)
+        return keys
 
     @property
     def accepted_units(self) -> tuple[str, ...]:
@@ -138,6 +144,7 @@ class Analyte:
 _MICRO = {"\u00b5": "u", "\u03bc": "u"}
 
 
+@lru_cache(maxsize=4096)
 def normalise_unit(spelling: str) -> str:
     """Case- and micro-sign-insensitive key for a unit spelling."""
     s = unicodedata.normalize("NFKC", spelling or "").strip()

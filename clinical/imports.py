@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ValidationError  # noqa: F401 (callers catch imports.ValidationError)
 from django.utils import timezone
 
-from clinical import catalogue, formatting, unit_slips
+from clinical import catalogue
 from clinical.dates import human_date
+from clinical.import_rows import CheckedLab, RowChecker
 from clinical.models import LabImport, LabResult
-from clinical.services import lab_validate
 from registry import access, normalize
 from registry.writekit import actor
 
@@ -66,8 +66,8 @@ HEADER_ALIASES = {
     "fasting": "fasting",
 }
 REQUIRED = ("analyte", "value", "unit", "collected_on")
-YES = {"yes", "y", "true", "1", "fasting", "ja", "oui"}
-NO = {"no", "n", "false", "0", "non-fasting", "nonfasting", "nein", "non"}
+# The meanings a row is read by, in this order (a missing column reads as "").
+MEANINGS = ("registry_code", "mrn", "analyte", "value", "unit", "collected_on", "fasting")
 CHUNK = 5000
 
 
@@ -175,27 +175,6 @@ def _header_key(name: str) -> str:
     return name.strip().lstrip("\ufeff").lower().replace(" ", "_").replace("-", "_")
 
 
-def _parse_date(raw: str) -> dt.date | None:
-    raw = raw.strip()
-    if len(raw) != 10:
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        return None
-
-
-def _parse_fasting(raw: str) -> tuple[bool | None, bool]:
-    key = raw.strip().lower()
-    if not key:
-        return None, True
-    if key in YES:
-        return True, True
-    if key in NO:
-        return False, True
-    return None, False
-
-
 def _unknown_patient(key: str) -> str:
     if key.upper().startswith(EXAMPLE_PREFIX):
         return f"{key!r} is an example row from the template: replace it with a real patient's registry code or MRN."
@@ -210,7 +189,7 @@ class _Pending:
     code: str
     mrn: str
     analyte: catalogue.Analyte
-    validated: object  # ValidatedLab
+    validated: CheckedLab
     day: dt.date
     fasting: bool | None
 
@@ -260,25 +239,27 @@ def lab_import_preview(
     # "Today" is the site's date (RULES.md 5); the rows' patients are not resolved yet, so
     # a date is in the future only when it is after today at every one of the user's sites.
     today = today or max((site.today() for site in access.sites_for_user(user)), default=timezone.localdate())
+    checker = RowChecker(today)
     pending: list[_Pending] = []
     columns: dict[str, int] | None = None
     try:
         for raw in reader:
             line = reader.line_num
-            if not any(cell.strip() for cell in raw):
+            if not "".join(raw).strip():  # a blank line, or only empty cells
                 continue
             if columns is None:
                 columns = _read_header(raw, plan)
                 if columns is None:
                     return plan
                 width = len(raw)
+                where = tuple(columns.get(name) for name in MEANINGS)
                 continue
             report = RowReport(line=line)
             plan.rows.append(report)
             if len(raw) != width:
                 report.errors.append(f"Expected {width} columns, found {len(raw)}.")
                 continue
-            item = _read_row(raw, columns, report, today)
+            item = _read_row(raw, where, report, checker)
             if item is not None:
                 pending.append(item)
     except csv.Error as exc:
@@ -316,66 +297,53 @@ def _read_header(raw: list[str], plan: ImportPlan) -> dict[str, int] | None:
     return None if plan.file_errors else columns
 
 
-def _read_row(raw: list[str], columns: dict[str, int], report: RowReport, today: dt.date) -> _Pending | None:
-    def cell(name: str) -> str:
-        i = columns.get(name)
-        return raw[i].strip() if i is not None else ""
-
-    code, mrn = cell("registry_code"), cell("mrn")
+def _read_row(raw: list[str], where: tuple[int | None, ...], report: RowReport, checker: RowChecker) -> _Pending | None:
+    code, mrn, analyte, value, unit, collected_on, fasting_cell = (
+        raw[i].strip() if i is not None else "" for i in where
+    )
     report.patient = (code or mrn)[:60]
-    for label, raw_value in (("registry code", code), ("MRN", mrn)):
-        try:
-            normalize.clean_text(raw_value, label=label)
-        except ValidationError as exc:
-            report.errors.extend(exc.messages)
-    code, mrn = normalize.without_refused(code), normalize.without_refused(mrn)
-    report.analyte, report.value, report.unit = cell("analyte")[:60], cell("value")[:60], cell("unit")[:30]
-    report.collected_on, report.fasting = cell("collected_on")[:30], cell("fasting")[:20]
+    code_errors, code = checker.identifier(code, "registry code")
+    mrn_errors, mrn = checker.identifier(mrn, "MRN")
+    report.errors.extend(code_errors)
+    report.errors.extend(mrn_errors)
+    report.analyte, report.value, report.unit = analyte[:60], value[:60], unit[:30]
+    report.collected_on, report.fasting = collected_on[:30], fasting_cell[:20]
     if not code and not mrn:
         report.errors.append("Give the patient's registry code or MRN.")
-    info = catalogue.analyte_by_code_or_loinc(cell("analyte"))
+    info = checker.analyte(analyte)
     if info is None:
         report.errors.append(f"Unknown analyte {report.analyte!r} (use a catalogue code or a LOINC code).")
-    day = _parse_date(cell("collected_on"))
+    day = checker.day(collected_on)
     if day is None:
         report.errors.append(f"Collection date {report.collected_on!r} is not a date (use YYYY-MM-DD).")
-    fasting, fasting_ok = _parse_fasting(cell("fasting"))
+    fasting, fasting_ok = checker.fasting(fasting_cell)
     if not fasting_ok:
         report.errors.append(f"Fasting {report.fasting!r} is not yes or no.")
-    elif cell("analyte") in catalogue.FASTING_LOINC:
+    elif analyte in catalogue.FASTING_LOINC:
         if fasting is False:
-            report.errors.append(f"LOINC {cell('analyte')} is a fasting result, but fasting says no.")
+            report.errors.append(f"LOINC {analyte} is a fasting result, but fasting says no.")
         fasting = True
-    validated = None
+    checked = None
     if info is not None:
-        try:
-            validated = lab_validate(
-                analyte=info.code,
-                value=cell("value"),
-                unit=cell("unit"),
-                collected_on=day,
-                today=today,
-                confirm_unusual=True,  # marked below instead: one confirmation for the file
-            )
-            suspect = unit_slips.unit_suspect(info.code, validated.value, validated.unit)
-            if suspect is not None:
-                report.unit_suspect = (
-                    f"{info.name} {formatting.typed(validated.value)} {validated.unit} is unusually high for this "
-                    f"unit. Did you mean {suspect.text(info.code)}?"
-                )
-        except ValidationError as exc:
-            for name, messages in exc.message_dict.items():
+        result = checker.lab(info, value, unit, day)
+        if isinstance(result, CheckedLab):
+            checked = result
+            report.unit_suspect = result.unit_suspect
+        else:
+            for name, messages in result.items():
                 if name == "collected_on" and day is None:
                     continue
                 report.errors.extend(messages)
     if report.errors:
         return None
-    assert info is not None and day is not None
-    return _Pending(report, code, mrn, info, validated, day, fasting)
+    assert info is not None and day is not None and checked is not None
+    return _Pending(report, code, mrn, info, checked, day, fasting)
 
 
 def _attach_patients(user, pending: list[_Pending], plan: ImportPlan, *, skip_existing: bool = False) -> None:
-    by_code, by_mrn = _resolve_patients(user, {p.code for p in pending if p.code}, {p.mrn for p in pending if p.mrn})
+    mrns = {p.mrn for p in pending if p.mrn}
+    by_code, by_mrn = _resolve_patients(user, {p.code for p in pending if p.code}, mrns)
+    key_of = {mrn: normalize.mrn_key(mrn) for mrn in mrns}
     resolved: list[tuple[_Pending, int]] = []
     for item in pending:
         if item.code:
@@ -383,11 +351,11 @@ def _attach_patients(user, pending: list[_Pending], plan: ImportPlan, *, skip_ex
             if pk is None:
                 item.report.errors.append(_unknown_patient(item.code))
                 continue
-            if item.mrn and pk not in by_mrn.get(normalize.mrn_key(item.mrn), []):
+            if item.mrn and pk not in by_mrn.get(key_of[item.mrn], []):
                 item.report.errors.append(f"Registry code {item.code} and MRN {item.mrn!r} are not the same patient.")
                 continue
         else:
-            pks = by_mrn.get(normalize.mrn_key(item.mrn), [])
+            pks = by_mrn.get(key_of[item.mrn], [])
             if not pks:
                 item.report.errors.append(_unknown_patient(item.mrn))
                 continue
@@ -408,7 +376,7 @@ def _attach_patients(user, pending: list[_Pending], plan: ImportPlan, *, skip_ex
     uid = getattr(actor(user), "pk", None)
     for item, pk in resolved:
         v = item.validated
-        key = (pk, item.analyte.code, item.day, Decimal(v.canonical))
+        key = (pk, item.analyte.code, item.day, v.canonical)
         if key in existing and skip_existing:
             item.report.skipped = "Identical to a stored result: skipped."
             continue
