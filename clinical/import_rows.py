@@ -4,10 +4,10 @@ A 100,000-row file names a handful of analytes, units, days and a few hundred pa
 yet ``lab_validate`` normalises the unit spelling, parses the number and checks the date
 again for every row. :class:`RowChecker` answers each distinct analyte, unit, day,
 fasting and identifier cell once per file. A value that is a plain decimal number
-(digits, at most one ``.``), with a known unit and an acceptable date, takes a short path
-that computes what ``lab_validate`` computes for it (same conversion, same limits, same
-unit-slip rule); every other value goes through ``lab_validate`` itself, so each message
-stays the one forms and the API give. ``tests/clinical/test_import_rows.py`` compares
+(digits, at most one ``.`` and six decimals), with a known unit and an acceptable date,
+takes a short path that computes what ``lab_validate`` computes for it (same conversion,
+same limits, same unit-slip rule); every other value goes through ``lab_validate``
+itself, so each message stays the one forms and the API give. ``tests/clinical/test_import_rows.py`` compares
 the two paths.
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 
@@ -26,15 +26,15 @@ from registry import normalize
 from registry.writekit import check_date
 
 # What parse_number reads as Decimal(text) with no question asked (no sign, no comma,
-# no exponent, ASCII digits only).
-_PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+# no exponent, ASCII digits only), with at most VALUE_DECIMALS decimals.
+_PLAIN_NUMBER = re.compile(rf"[0-9]+(?:\.[0-9]{{1,{VALUE_DECIMALS}}})?")
 
 YES = frozenset({"yes", "y", "true", "1", "fasting", "ja", "oui"})
 NO = frozenset({"no", "n", "false", "0", "non-fasting", "nonfasting", "nein", "non"})
+_NO_LIMIT = (Decimal("-Infinity"), Decimal("Infinity"))
 
 
-@dataclass(frozen=True, slots=True)
-class CheckedLab:
+class CheckedLab(NamedTuple):
     """A valid value, as ``lab_validate`` returns it, with its unit-slip question."""
 
     analyte: catalogue.Analyte
@@ -42,6 +42,17 @@ class CheckedLab:
     unit: str  # the accepted spelling
     canonical: Decimal  # quantized as stored
     unit_suspect: str = ""  # the question to confirm, or ""
+
+
+class _UnitPlan(NamedTuple):
+    """What one (analyte, unit cell) pair needs per value, worked out once."""
+
+    conv: catalogue.UnitConversion | None
+    low: Decimal  # hard limits, canonical (infinite where open)
+    high: Decimal
+    suspect_above: Decimal | None  # canonical; None: never unit-suspect
+    # the unit unit_slips reads the value in (the one the accepted spelling names)
+    suspect_conv: catalogue.UnitConversion | None
 
 
 def parse_date(raw: str) -> dt.date | None:
@@ -83,12 +94,11 @@ class RowChecker:
     def __init__(self, today: dt.date):
         self.today = today
         self._analytes: dict[str, catalogue.Analyte | None] = {}
-        self._units: dict[tuple[str, str], catalogue.UnitConversion | None] = {}
+        self._units: dict[tuple[str, str], _UnitPlan] = {}
         self._days: dict[str, dt.date | None] = {}
         self._day_ok: dict[dt.date, bool] = {}
         self._fasting: dict[str, tuple[bool | None, bool]] = {}
-        self._idents: dict[tuple[str, str], tuple[list[str], str]] = {}
-        self._suspect_above: dict[tuple[str, str], tuple[catalogue.UnitConversion | None, Decimal | None]] = {}
+        self._idents: dict[str, dict[str, tuple[list[str], str]]] = {}
 
     # -- cells ---------------------------------------------------------------------
 
@@ -115,9 +125,9 @@ class RowChecker:
 
     def identifier(self, raw: str, label: str) -> tuple[list[str], str]:
         """(messages for a refused character, the value with those characters dropped)."""
-        key = (raw, label)
+        seen = self._idents.setdefault(label, {})
         try:
-            return self._idents[key]
+            return seen[raw]
         except KeyError:
             pass
         try:
@@ -125,63 +135,50 @@ class RowChecker:
             messages: list[str] = []
         except ValidationError as exc:
             messages = list(exc.messages)
-        found = self._idents[key] = (messages, normalize.without_refused(raw))
+        found = seen[raw] = (messages, normalize.without_refused(raw))
         return found
 
     # -- the value -----------------------------------------------------------------
 
-    def _unit(self, info: catalogue.Analyte, spelling: str) -> catalogue.UnitConversion | None:
-        key = (info.code, spelling)
-        try:
-            return self._units[key]
-        except KeyError:
-            found = self._units[key] = info.unit(spelling)
-            return found
+    def _unit_plan(self, info: catalogue.Analyte, spelling: str) -> _UnitPlan:
+        conv = info.unit(spelling)
+        low, high = info.hard_limits.low, info.hard_limits.high
+        rng = info.default_reference("unknown")
+        above = catalogue.UNIT_SUSPECT_X_ULN * rng.high if rng is not None and rng.high is not None else None
+        plan = _UnitPlan(
+            conv,
+            _NO_LIMIT[0] if low is None else low,
+            _NO_LIMIT[1] if high is None else high,
+            above,
+            info.unit(conv.unit) if conv is not None else None,
+        )
+        self._units[(info.code, spelling)] = plan
+        return plan
 
     def _date_ok(self, day: dt.date) -> bool:
-        try:
-            return self._day_ok[day]
-        except KeyError:
+        ok = self._day_ok.get(day)
+        if ok is None:
             errors: dict[str, list[str]] = {}
             check_date(errors, "collected_on", day, today=self.today)
             ok = self._day_ok[day] = not errors
-            return ok
-
-    def _suspect(
-        self, info: catalogue.Analyte, value: Decimal, conv: catalogue.UnitConversion, canonical: Decimal
-    ) -> str:
-        """``suspect_message``, without its work for the values it cannot concern: at or
-        below UNIT_SUSPECT_X_ULN x the upper default limit (canonical), nothing is asked."""
-        key = (info.code, conv.unit)
-        try:
-            own, above = self._suspect_above[key]
-        except KeyError:
-            own = info.unit(conv.unit)
-            rng = info.default_reference("unknown")
-            above = catalogue.UNIT_SUSPECT_X_ULN * rng.high if rng is not None and rng.high is not None else None
-            self._suspect_above[key] = (own, above)
-        if own is None or above is None:
-            return ""
-        if (canonical if own is conv else own.to_canonical(value)) <= above:
-            return ""
-        return suspect_message(info, value, conv.unit)
+        return ok
 
     def lab(self, info: catalogue.Analyte, value: str, unit: str, day: dt.date | None) -> CheckedLab | dict:
         """The checked value, or ``lab_validate``'s errors by field (its message_dict).
         ``value`` and ``unit`` are stripped cells."""
-        conv = self._unit(info, unit)
+        plan = self._units.get((info.code, unit)) or self._unit_plan(info, unit)
+        conv = plan.conv
         if conv is not None and day is not None and _PLAIN_NUMBER.fullmatch(value) and self._date_ok(day):
             number = Decimal(value)
-            if number.as_tuple().exponent >= -VALUE_DECIMALS:  # type: ignore[operator]
-                canonical = conv.to_canonical(number)
-                if info.hard_limits.contains(canonical):
-                    return CheckedLab(
-                        info,
-                        number,
-                        conv.unit,
-                        canonical.quantize(CANONICAL_QUANTUM),
-                        self._suspect(info, number, conv, canonical),
-                    )
+            canonical = conv.to_canonical(number)
+            if plan.low <= canonical <= plan.high:
+                suspect = ""
+                if plan.suspect_above is not None and plan.suspect_conv is not None:
+                    # unit_slips reads the value in the unit its accepted spelling names
+                    own = canonical if plan.suspect_conv is conv else plan.suspect_conv.to_canonical(number)
+                    if own > plan.suspect_above:
+                        suspect = suspect_message(info, number, conv.unit)
+                return CheckedLab(info, number, conv.unit, canonical.quantize(CANONICAL_QUANTUM), suspect)
         try:
             v = lab_validate(
                 analyte=info.code,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import operator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
@@ -71,7 +72,7 @@ MEANINGS = ("registry_code", "mrn", "analyte", "value", "unit", "collected_on", 
 CHUNK = 5000
 
 
-@dataclass
+@dataclass(slots=True)
 class RowReport:
     line: int
     patient: str = ""
@@ -183,8 +184,7 @@ def _unknown_patient(key: str) -> str:
     return f"Unknown patient {key!r}, or not a patient of a site where you may enter data."
 
 
-@dataclass
-class _Pending:
+class _Pending(NamedTuple):
     report: RowReport
     code: str
     mrn: str
@@ -252,14 +252,15 @@ def lab_import_preview(
                 if columns is None:
                     return plan
                 width = len(raw)
-                where = tuple(columns.get(name) for name in MEANINGS)
+                # a missing column reads from one cell past the row's end, made ""
+                pick = operator.itemgetter(*(width if i is None else i for i in (columns.get(m) for m in MEANINGS)))
                 continue
-            report = RowReport(line=line)
-            plan.rows.append(report)
             if len(raw) != width:
-                report.errors.append(f"Expected {width} columns, found {len(raw)}.")
+                plan.rows.append(RowReport(line=line, errors=[f"Expected {width} columns, found {len(raw)}."]))
                 continue
-            item = _read_row(raw, where, report, checker)
+            raw.append("")
+            report, item = _read_row(line, pick(raw), checker)
+            plan.rows.append(report)
             if item is not None:
                 pending.append(item)
     except csv.Error as exc:
@@ -297,31 +298,33 @@ def _read_header(raw: list[str], plan: ImportPlan) -> dict[str, int] | None:
     return None if plan.file_errors else columns
 
 
-def _read_row(raw: list[str], where: tuple[int | None, ...], report: RowReport, checker: RowChecker) -> _Pending | None:
-    code, mrn, analyte, value, unit, collected_on, fasting_cell = (
-        raw[i].strip() if i is not None else "" for i in where
+def _read_row(line: int, cells: tuple[str, ...], checker: RowChecker) -> tuple[RowReport, _Pending | None]:
+    code, mrn, analyte, value, unit, collected_on, fasting_cell = cells
+    code, mrn, analyte, value = code.strip(), mrn.strip(), analyte.strip(), value.strip()
+    unit, collected_on, fasting_cell = unit.strip(), collected_on.strip(), fasting_cell.strip()
+    report = RowReport(
+        line, (code or mrn)[:60], analyte[:60], value[:60], unit[:30], collected_on[:30], fasting_cell[:20]
     )
-    report.patient = (code or mrn)[:60]
+    errors = report.errors
     code_errors, code = checker.identifier(code, "registry code")
     mrn_errors, mrn = checker.identifier(mrn, "MRN")
-    report.errors.extend(code_errors)
-    report.errors.extend(mrn_errors)
-    report.analyte, report.value, report.unit = analyte[:60], value[:60], unit[:30]
-    report.collected_on, report.fasting = collected_on[:30], fasting_cell[:20]
+    if code_errors or mrn_errors:
+        errors.extend(code_errors)
+        errors.extend(mrn_errors)
     if not code and not mrn:
-        report.errors.append("Give the patient's registry code or MRN.")
+        errors.append("Give the patient's registry code or MRN.")
     info = checker.analyte(analyte)
     if info is None:
-        report.errors.append(f"Unknown analyte {report.analyte!r} (use a catalogue code or a LOINC code).")
+        errors.append(f"Unknown analyte {report.analyte!r} (use a catalogue code or a LOINC code).")
     day = checker.day(collected_on)
     if day is None:
-        report.errors.append(f"Collection date {report.collected_on!r} is not a date (use YYYY-MM-DD).")
+        errors.append(f"Collection date {report.collected_on!r} is not a date (use YYYY-MM-DD).")
     fasting, fasting_ok = checker.fasting(fasting_cell)
     if not fasting_ok:
-        report.errors.append(f"Fasting {report.fasting!r} is not yes or no.")
+        errors.append(f"Fasting {report.fasting!r} is not yes or no.")
     elif analyte in catalogue.FASTING_LOINC:
         if fasting is False:
-            report.errors.append(f"LOINC {analyte} is a fasting result, but fasting says no.")
+            errors.append(f"LOINC {analyte} is a fasting result, but fasting says no.")
         fasting = True
     checked = None
     if info is not None:
@@ -333,64 +336,66 @@ def _read_row(raw: list[str], where: tuple[int | None, ...], report: RowReport, 
             for name, messages in result.items():
                 if name == "collected_on" and day is None:
                     continue
-                report.errors.extend(messages)
-    if report.errors:
-        return None
+                errors.extend(messages)
+    if errors:
+        return report, None
     assert info is not None and day is not None and checked is not None
-    return _Pending(report, code, mrn, info, checked, day, fasting)
+    return report, _Pending(report, code, mrn, info, checked, day, fasting)
 
 
 def _attach_patients(user, pending: list[_Pending], plan: ImportPlan, *, skip_existing: bool = False) -> None:
+    if not pending:
+        return
     mrns = {p.mrn for p in pending if p.mrn}
     by_code, by_mrn = _resolve_patients(user, {p.code for p in pending if p.code}, mrns)
     key_of = {mrn: normalize.mrn_key(mrn) for mrn in mrns}
-    resolved: list[tuple[_Pending, int]] = []
+    # Stored results of every patient the file may name, over the file's days (one pass
+    # over the rows below then settles patient, duplicates and skips together).
+    candidates = set(by_code.values()).union(*by_mrn.values())
+    existing = (
+        _existing_keys(candidates, min(p.day for p in pending), max(p.day for p in pending)) if candidates else set()
+    )
+    seen: dict[tuple, int] = {}
+    uid = getattr(actor(user), "pk", None)
+    labs = plan.labs
     for item in pending:
+        report = item.report
         if item.code:
             pk = by_code.get(item.code)
             if pk is None:
-                item.report.errors.append(_unknown_patient(item.code))
+                report.errors.append(_unknown_patient(item.code))
                 continue
-            if item.mrn and pk not in by_mrn.get(key_of[item.mrn], []):
-                item.report.errors.append(f"Registry code {item.code} and MRN {item.mrn!r} are not the same patient.")
+            if item.mrn and pk not in by_mrn.get(key_of[item.mrn], ()):
+                report.errors.append(f"Registry code {item.code} and MRN {item.mrn!r} are not the same patient.")
                 continue
         else:
-            pks = by_mrn.get(key_of[item.mrn], [])
+            pks = by_mrn.get(key_of[item.mrn], ())
             if not pks:
-                item.report.errors.append(_unknown_patient(item.mrn))
+                report.errors.append(_unknown_patient(item.mrn))
                 continue
             if len(pks) > 1:
-                item.report.errors.append(
+                report.errors.append(
                     f"MRN {item.mrn!r} matches patients at several sites; use the registry code instead."
                 )
                 continue
             pk = pks[0]
-        item.report.patient_id = pk
-        resolved.append((item, pk))
-    if not resolved:
-        return
-    existing = _existing_keys(
-        {pk for _, pk in resolved}, min(i.day for i, _ in resolved), max(i.day for i, _ in resolved)
-    )
-    seen: dict[tuple, int] = {}
-    uid = getattr(actor(user), "pk", None)
-    for item, pk in resolved:
+        report.patient_id = pk
         v = item.validated
         key = (pk, item.analyte.code, item.day, v.canonical)
-        if key in existing and skip_existing:
-            item.report.skipped = "Identical to a stored result: skipped."
-            continue
-        if key in existing:
-            item.report.errors.append(
-                f"Duplicate: {item.analyte.name} {item.report.value} {v.unit} on {human_date(item.day)} "
+        if existing and key in existing:
+            if skip_existing:
+                report.skipped = "Identical to a stored result: skipped."
+                continue
+            report.errors.append(
+                f"Duplicate: {item.analyte.name} {report.value} {v.unit} on {human_date(item.day)} "
                 "is already recorded for this patient (tick “skip rows identical to stored results” to leave it out)."
             )
             continue
-        if key in seen:
-            item.report.errors.append(f"Duplicate of line {seen[key]} in this file.")
+        first = seen.setdefault(key, report.line)
+        if first != report.line:
+            report.errors.append(f"Duplicate of line {first} in this file.")
             continue
-        seen[key] = item.report.line
-        plan.labs.append(NewLab(pk, item.analyte.code, v.value, v.unit, v.canonical, item.day, item.fasting, uid))
+        labs.append(NewLab(pk, item.analyte.code, v.value, v.unit, v.canonical, item.day, item.fasting, uid))
 
 
 # --------------------------------------------------------------------------------------
