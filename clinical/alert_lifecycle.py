@@ -24,7 +24,7 @@ from typing import Any
 
 from clinical import alerts
 from clinical.models import Alert, AlertStatus
-from registry.models import AuditEvent
+from registry.models import AuditEvent, AuditEventPatient
 
 # Params that move with the calendar rather than with the evidence (the age of a course):
 # a change in them is not "a different value" and does not reopen an acknowledged alert.
@@ -33,6 +33,7 @@ VOLATILE_PARAMS: dict[str, frozenset[str]] = {"METRELEPTIN_LOSS_OF_EFFECT": froz
 # The evidence kinds of the audit trail, for the reason of a withdrawal.
 _MODEL_NOUN = {
     "clinical.LabResult": "lab result",
+    "clinical.LabImport": "lab result",  # one event for all the results of an import
     "clinical.Visit": "visit",
     "clinical.TreatmentCourse": "treatment course",
     "clinical.DoseChange": "dose change",
@@ -123,7 +124,7 @@ def _who(event: AuditEvent) -> str:
 
 def withdrawal_reasons(rows: list[Alert], today: dt.date) -> None:
     """Fill ``withdrawn_reason`` and ``withdrawn_by`` of alerts being withdrawn from the
-    audit trail (two queries for the whole chunk, none when nothing is withdrawn).
+    audit trail (three queries for the whole chunk, none when nothing is withdrawn).
 
     The evidence's own latest correction or deletion explains it best ("evidence corrected
     on 2024-05-03 by j.smith: transcription error"); a windowed decision withdrawn by other
@@ -152,6 +153,13 @@ def withdrawal_reasons(rows: list[Alert], today: dt.date) -> None:
         else _latest_per_patient(pids)
     ):
         latest_change.setdefault(event.patient_id, event)
+    # A lab import is one event for all its patients, found through its patient index.
+    for link in AuditEventPatient.objects.filter(
+        patient_id__in=pids, event__model__in=list(_MODEL_NOUN), event__action__in=["create", "update", "delete"]
+    ).select_related("event__user"):
+        known = latest_change.get(link.patient_id)
+        if known is None or (link.event.at, link.event.pk) > (known.at, known.pk):
+            latest_change[link.patient_id] = link.event
     for row in rows:
         key = row.subject_key.split(":", 1)[1] if ":" in row.subject_key else ""
         event = latest_of.get(key)

@@ -65,6 +65,7 @@ LABELS = {
 }
 ACTION_WORDS = {
     "create": "Added",
+    "import": "Imported",
     "update": "Changed",
     "delete": "Deleted",
     "view": "Viewed",
@@ -78,6 +79,19 @@ class FieldChange:
     label: str
     before: str
     after: str
+
+
+@dataclass(frozen=True)
+class ImportedResults:
+    """What a lab import's single audit event means on one patient's trail: the import's
+    number and file, and the patient's results among those it names (still stored)."""
+
+    number: int | None
+    filename: str
+    results: list[Any] = field(default_factory=list)
+
+
+IMPORT_LABEL = "clinical.LabImport"
 
 
 @dataclass
@@ -196,7 +210,31 @@ def _name_skinfold(v: _Values) -> str:
     return f"Skinfold of the visit of {_d(visit.visit_date)}" if visit is not None else "Skinfold"
 
 
+def _name_import(v: _Values) -> str:
+    rec = v.record
+    filename = rec.filename if rec is not None else v.get("filename")
+    number = f" #{rec.number}" if rec is not None and rec.number is not None else ""
+    count = len(rec.results) if rec is not None else 0
+    results = f": {count} lab result{'' if count == 1 else 's'}" if rec is not None else ""
+    return f"Lab import{number}" + (f" ({filename})" if filename else "") + results
+
+
+def _import_changes(record: ImportedResults | None, system: str) -> list[FieldChange]:
+    """One line per result the import wrote for this patient: its value in the reader's
+    units, as reported where that differs, and fasting when known."""
+    out = []
+    for r in record.results if record is not None else []:
+        shown = formatting.format_measure(r.canonical_value, analyte=r.analyte, system=system)
+        reported = f"{formatting.plain(r.value)} {r.unit}"
+        text = shown if shown == reported else f"{shown} (as reported {reported})"
+        if r.fasting is not None:
+            text += ", fasting" if r.fasting else ", not fasting"
+        out.append(FieldChange(f"{_analyte_name(r.analyte)} result of {_d(r.collected_on)}", EMPTY, text))
+    return out
+
+
 NAMERS: dict[str, Callable[[_Values], str]] = {
+    IMPORT_LABEL: _name_import,
     "clinical.LabResult": lambda v: f"{_analyte_name(v.get('analyte'))} result of {_d(v.get('collected_on'))}",
     "clinical.Visit": lambda v: f"Visit of {_d(v.get('visit_date'))}",
     "clinical.Skinfold": _name_skinfold,
@@ -261,6 +299,8 @@ def field_changes(
     users: Mapping[int, str],
     sites: Mapping[int, str],
 ) -> list[FieldChange]:
+    if label == IMPORT_LABEL:
+        return _import_changes(record, system)
     model = _model(label)
     out: list[FieldChange] = []
     if label == "clinical.LabResult":
@@ -327,6 +367,8 @@ def history_rows(
         }
         author = ev.user.get_full_name() or ev.user.username if ev.user is not None else "system"
         what = ACTION_WORDS.get(ev.action, ev.action)
+        if ev.model == IMPORT_LABEL and ev.action == "create":
+            what = ACTION_WORDS["import"]
         if ev.action == "view":
             what = "Viewed the summary" if ev.reason == "summary" else "Viewed the chart"
         rows.append(

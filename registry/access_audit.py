@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from registry import access, audit_chain
 from registry.models import AuditEvent, Patient, Role
+from registry.selectors import patient_audit_events
 
 SEARCH_MODEL = "registry.PatientIdentity"
 
@@ -37,5 +38,6 @@ def may_read_access_log(user, patient: Patient) -> bool:
 
 
 def patient_access_log(*, patient: Patient) -> QuerySet[AuditEvent]:
-    """Every audit row about ``patient``: views, creates, updates, deletes, exports."""
-    return AuditEvent.objects.filter(patient=patient).select_related("user").order_by("-at", "-id")
+    """Every audit row about ``patient``: views, creates, updates, deletes, exports, and
+    the lab imports that wrote results for the patient (one event per import)."""
+    return patient_audit_events(patient=patient).select_related("user").order_by("-at", "-id")

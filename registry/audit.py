@@ -16,7 +16,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 from registry import audit_chain
-from registry.models import AuditEvent
+from registry.models import AuditEvent, AuditEventPatient
 
 
 def _plain(value: Any) -> Any:
@@ -61,6 +61,32 @@ def audit_record(
         reason=reason,
     )
     audit_chain.append(event)
+    return event
+
+
+def audit_record_for_patients(
+    *, user, action: str, obj: models.Model, patient_ids, changes: dict, reason: str = "", at=None
+) -> AuditEvent:
+    """One audit event about many patients' records at once (a lab import: one event for
+    all its results), in the caller's transaction. It is chained like every row; its
+    ``patient`` is empty, its changes list the patients (``patients``: ``[None, [ids]]``,
+    covered by the chain) and :class:`AuditEventPatient` rows index that list, so each
+    patient's trail finds the event."""
+    ids = sorted(set(patient_ids))
+    event = AuditEvent(
+        at=at or timezone.now(),
+        user=actor(user),
+        action=action,
+        model=obj._meta.label,
+        object_id=str(getattr(obj, "public_id", None) or obj.pk),
+        patient=None,
+        changes={**changes, "patients": [None, ids]},
+        reason=reason,
+    )
+    audit_chain.append(event)
+    AuditEventPatient.objects.bulk_create(
+        [AuditEventPatient(event_id=event.pk, patient_id=pid) for pid in ids], batch_size=5000
+    )
     return event
 
 

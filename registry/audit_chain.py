@@ -143,6 +143,28 @@ def _stored_rows(chunk: int = 5000) -> Iterator[dict[str, Any]]:
     yield from AuditEvent.objects.order_by("id").values(*fields).iterator(chunk_size=chunk)
 
 
+def verify_patient_links() -> Verdict:
+    """An event about several patients lists them in its (chained) changes; the
+    ``AuditEventPatient`` rows that let each patient's trail find it must say the same.
+    The first event whose rows differ from its list breaks it."""
+    from registry.models import AuditEvent, AuditEventPatient
+
+    listed: dict[int, set[int]] = {}
+    events = AuditEvent.objects.filter(patient__isnull=True, changes__has_key="patients").order_by("id")
+    for event_id, changes in events.values_list("id", "changes").iterator(chunk_size=500):
+        pair = changes.get("patients")
+        listed[event_id] = set(pair[1]) if isinstance(pair, list) and len(pair) == 2 and pair[1] else set()
+    linked: dict[int, set[int]] = {}
+    for event_id, patient_id in AuditEventPatient.objects.values_list("event_id", "patient_id").iterator(
+        chunk_size=5000
+    ):
+        linked.setdefault(event_id, set()).add(patient_id)
+    for event_id in sorted(set(listed) | set(linked)):
+        if listed.get(event_id, set()) != linked.get(event_id, set()):
+            return Verdict(len(listed), "", event_id, "its patient index rows do not match the patients it lists")
+    return Verdict(len(listed), "")
+
+
 def verify(rows: Iterable[dict[str, Any]] | None = None) -> Verdict:
     """Walk the chain in id order; the first row whose link or hash is wrong breaks it."""
     prev = GENESIS

@@ -379,6 +379,24 @@ class AuditEvent(models.Model):
         return f"{self.action} {self.model} {self.object_id}"
 
 
+class AuditEventPatient(models.Model):
+    """A patient that an audit event about several patients concerns (a lab import is
+    one event for all its results). Such an event has no ``patient`` of its own and lists
+    the patients' ids in its changes (``patients``), so the chain covers them; these rows
+    index that list for the readers of one patient's trail, and ``verify_audit`` checks
+    that they match it. UPDATE and DELETE are refused like on the trail (migration 0008).
+    """
+
+    event = models.ForeignKey(AuditEvent, on_delete=models.PROTECT, related_name="patient_links")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["patient", "event"], name="audit_patient_event_unique")]
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} patient {self.patient_id}"
+
+
 class ApiToken(models.Model):
     """A per-user API token. Only a SHA-256 hash is stored; the key is shown once."""
 

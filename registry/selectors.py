@@ -5,10 +5,19 @@ history page, the "what changed" panel of a conflict). Scoped through
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from registry import access
-from registry.models import ApiToken, AuditEvent, Consent, Diagnosis, GeneticFinding, Patient, PhenotypeObservation
+from registry.models import (
+    ApiToken,
+    AuditEvent,
+    AuditEventPatient,
+    Consent,
+    Diagnosis,
+    GeneticFinding,
+    Patient,
+    PhenotypeObservation,
+)
 
 
 def patient_list(*, user, site: str = "", subtype: str = "") -> QuerySet[Patient]:
@@ -48,8 +57,17 @@ def consent_history(*, patient: Patient) -> list[Consent]:
     return list(patient.consents.select_related("recorded_by").order_by("-consented_on", "-id"))
 
 
+def patient_audit_events(*, patient: Patient) -> QuerySet[AuditEvent]:
+    """Every audit row about ``patient``: its own, and the events about several patients
+    at once that name it (a lab import: one event for all its results), found through
+    their patient index (one query for that index)."""
+    shared = list(AuditEventPatient.objects.filter(patient=patient).values_list("event_id", flat=True))
+    about = Q(patient=patient) | Q(pk__in=shared) if shared else Q(patient=patient)
+    return AuditEvent.objects.filter(about)
+
+
 def patient_history(*, patient: Patient) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(patient=patient).select_related("user").order_by("-at", "-id")
+    return patient_audit_events(patient=patient).select_related("user").order_by("-at", "-id")
 
 
 def record_updates(*, obj, limit: int) -> list[AuditEvent]:

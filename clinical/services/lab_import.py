@@ -4,6 +4,7 @@ discard it. Reading and checking the file is ``clinical.imports``."""
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from collections.abc import Callable
 
@@ -11,28 +12,13 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from clinical.import_digest import DIGEST_FIELDS, digest_of_lines, id_ranges, row_text
 from clinical.imports import ImportPlan, NewLab, lab_import_preview
 from clinical.models import LabImport, LabResult, Source
 from clinical.services.outbox import patients_mark_for_evaluation
 from registry import access, audit_chain
-from registry.audit import _plain, audit_record, audit_record_many
+from registry.audit import audit_record_for_patients
 from registry.writekit import check_upload_size
-
-LAB_COLUMNS = (
-    "public_id",
-    "patient_id",
-    "analyte",
-    "value",
-    "unit",
-    "canonical_value",
-    "collected_on",
-    "fasting",
-    "source",
-    "version",
-    "created_at",
-    "updated_at",
-    "created_by_id",
-)
 
 
 def lab_import_upload(*, user, filename: str, content: bytes) -> tuple[LabImport, ImportPlan]:
@@ -93,20 +79,32 @@ def lab_import_confirm(
             )
         now = timezone.now()
         progress(40, "writing the lab results")
-        created = _insert_labs(plan.labs, now=now)
-        progress(70, "writing the audit trail")
-        audit_record_many(
+        ids, digest = _insert_labs(plan.labs, now=now)
+        progress(80, "writing the audit trail")
+        # One event for the whole import (not one per result): who imported which results
+        # (their ids, exactly, as ranges), a digest of the rows as written and the file's
+        # hash. Each patient's trail finds it through its patient index.
+        audit_record_for_patients(
             user=by,
             action="create",
-            model=LabResult._meta.label,
-            rows=((pid, row.patient_id, _audit_changes(pid, row)) for pid, row in created),
+            obj=current,
+            at=now,
+            patient_ids=(row.patient_id for row in plan.labs),
+            changes={
+                "filename": [None, current.filename],
+                "sha256": [None, current.sha256],
+                "rows": [None, len(ids)],
+                "skipped": [None, plan.skipped_count],
+                "result_ids": [None, id_ranges(ids)],
+                "rows_sha256": [None, digest],
+            },
             reason=f"lab import {current.filename}",
         )
         progress(90, "flagging patients for evaluation")
-        patients_mark_for_evaluation(row.patient_id for _, row in created)
+        patients_mark_for_evaluation(row.patient_id for row in plan.labs)
         current.status = LabImport.Status.IMPORTED
         current.imported_at = now  # = the rows' created_at: how the results page finds them
-        current.imported_count = len(created)
+        current.imported_count = len(ids)
         current.error_count = 0
         # The rows are in the registry now; the file itself (MRNs, values) is not kept.
         current.content = b""
@@ -115,58 +113,82 @@ def lab_import_confirm(
         current.save(
             update_fields=["status", "imported_at", "imported_count", "error_count", "content", "purged_at", "report"]
         )
-        audit_record(
-            user=by,
-            action="create",
-            obj=current,
-            changes={
-                "filename": [None, current.filename],
-                "sha256": [None, current.sha256],
-                "rows": [None, len(created)],
-                "skipped": [None, plan.skipped_count],
-            },
-            reason="lab import",
-        )
     return current, plan
 
 
-def _insert_labs(labs: list[NewLab], *, now) -> list[tuple[uuid.UUID, NewLab]]:
-    """Insert the rows in the caller's transaction: COPY on PostgreSQL, else bulk_create."""
-    created = [(uuid.uuid4(), row) for row in labs]
-    if connection.vendor == "postgresql":
-        table = LabResult._meta.db_table
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(
-                f"COPY {table} ({', '.join(LAB_COLUMNS)}) FROM STDIN"  # noqa: S608 (fixed names)
-            ) as copy,
-        ):
-            for public_id, r in created:
-                copy.write_row(
-                    (public_id, r.patient_id, r.analyte, r.value, r.unit, r.canonical_value, r.collected_on,
-                     r.fasting, Source.IMPORT, 1, now, now, r.created_by_id)
-                )  # fmt: skip
-    else:
-        LabResult.objects.bulk_create(
-            [LabResult(public_id=pid, source=Source.IMPORT, **r._asdict()) for pid, r in created], batch_size=2000
+# Written by COPY after the columns of the digest (clinical.import_digest.DIGEST_FIELDS).
+COPY_TAIL_COLUMNS = ("source", "version", "created_at", "updated_at")
+_COPY_CHUNK = 10_000
+
+
+def _insert_labs(labs: list[NewLab], *, now) -> tuple[list[int], str]:
+    """Insert the rows in the caller's transaction; return their ids (in the order of
+    ``labs``) and the digest of the rows as written. On PostgreSQL the ids are taken from
+    the table's sequence in one statement and the rows streamed with COPY, as the same
+    canonical lines the digest is computed over; elsewhere, bulk_create."""
+    if not labs:
+        return [], digest_of_lines([])
+    if connection.vendor != "postgresql":
+        return _insert_labs_orm(labs, now=now)
+    table = LabResult._meta.db_table
+    _check_copy_text(labs)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",  # noqa: S608
+            [len(labs)],
         )
-        # auto_now_add stamps its own time; keep the import's, so its results can be found
-        LabResult.objects.filter(public_id__in=[pid for pid, _ in created]).update(created_at=now)
-    return created
+        ids = sorted(row[0] for row in cursor.fetchall())
+        lines = [
+            row_text(i, hex_id, r.patient_id, r.analyte, r.value, r.unit, r.canonical_value, r.collected_on,
+                     r.fasting, r.created_by_id)
+            for i, hex_id, r in zip(ids, uuid4_hexes(len(labs)), labs, strict=True)
+        ]  # fmt: skip
+        tail = f"\t{Source.IMPORT}\t1\t{now.isoformat()}\t{now.isoformat()}\n"
+        columns = ", ".join((*DIGEST_FIELDS, *COPY_TAIL_COLUMNS))
+        # NULL '': the canonical line leaves an unknown fasting and a system author empty.
+        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (NULL '')") as copy:  # noqa: S608
+            for start in range(0, len(lines), _COPY_CHUNK):
+                copy.write(tail.join(lines[start : start + _COPY_CHUNK]) + tail)
+    return ids, digest_of_lines(lines)
 
 
-def _audit_changes(public_id: uuid.UUID, r: NewLab) -> dict:
-    return {
-        "public_id": [None, str(public_id)],
-        "patient_id": [None, r.patient_id],
-        "analyte": [None, r.analyte],
-        "value": [None, _plain(r.value)],
-        "unit": [None, r.unit],
-        "canonical_value": [None, _plain(r.canonical_value)],
-        "collected_on": [None, r.collected_on.isoformat()],
-        "fasting": [None, r.fasting],
-        "source": [None, Source.IMPORT],
-    }
+def _check_copy_text(labs: list[NewLab]) -> None:
+    """Analyte codes and unit spellings come from the catalogue; COPY's text format would
+    read a tab, newline or backslash in them as structure."""
+    for text in {r.analyte for r in labs} | {r.unit for r in labs}:
+        if not text or any(ch in text for ch in "\t\n\r\\"):
+            raise ValueError(f"{text!r} cannot be written as COPY text")
+
+
+def _insert_labs_orm(labs: list[NewLab], *, now) -> tuple[list[int], str]:
+    hexes = uuid4_hexes(len(labs))
+    objs = LabResult.objects.bulk_create(
+        [
+            LabResult(public_id=uuid.UUID(h), source=Source.IMPORT, **r._asdict())
+            for h, r in zip(hexes, labs, strict=True)
+        ],
+        batch_size=2000,
+    )
+    ids = [obj.pk for obj in objs]
+    # auto_now_add stamps its own time; keep the import's, so its results can be found
+    LabResult.objects.filter(pk__in=ids).update(created_at=now, updated_at=now)
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    lines = [
+        row_text(ids[k], hexes[k], labs[k].patient_id, labs[k].analyte, labs[k].value, labs[k].unit,
+                 labs[k].canonical_value, labs[k].collected_on, labs[k].fasting, labs[k].created_by_id)
+        for k in order
+    ]  # fmt: skip
+    return ids, digest_of_lines(lines)
+
+
+def uuid4_hexes(n: int) -> list[str]:
+    """``n`` random version-4 UUIDs as 32 hex digits (what ``uuid.uuid4().hex`` gives,
+    from one read of the system's random source instead of one per row)."""
+    raw = bytearray(os.urandom(16 * n))
+    raw[6::16] = bytes((b & 0x0F) | 0x40 for b in raw[6::16])  # version 4
+    raw[8::16] = bytes((b & 0x3F) | 0x80 for b in raw[8::16])  # RFC 4122 variant
+    text = raw.hex()
+    return [text[i : i + 32] for i in range(0, 32 * n, 32)]
 
 
 def lab_import_discard(*, lab_import: LabImport) -> None:

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from clinical import flags, formatting, forms, selectors, services
 from clinical.models import LabResult
+from clinical.selectors import imports as import_selectors
 from clinical.views.common import back_to_chart, conflict_panel, query_keep, versioned_write
 from registry import access
 from registry.audit import audit_record
@@ -232,5 +233,6 @@ def lab_detail(request: HttpRequest, public_id) -> HttpResponse:
             "lab": lab,
             "shown": flags.show_lab(lab, sex=patient.sex, system=request.user.unit_system),
             "can_write": access.can_write(request.user, patient),
+            "provenance": import_selectors.lab_provenance(lab=lab),
         },
     )

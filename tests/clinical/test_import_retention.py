@@ -1,6 +1,6 @@
 """Lab import files: readable only by their uploader while they may still write; content
 purged on confirm and after the retention period unconfirmed (the row report keeps line
-numbers and messages, not values); the bulk audit rows join the hash chain."""
+numbers and messages, not values); the import's audit event joins the hash chain."""
 
 from __future__ import annotations
 
@@ -21,15 +21,16 @@ from tests.clinical.test_import import HEADER, row
 pytestmark = pytest.mark.django_db
 
 
-def test_confirm_purges_the_content_and_chains_the_bulk_audit_rows(clinician_a, patient_a):
+def test_confirm_purges_the_content_and_chains_the_import_event(clinician_a, patient_a):
     code = patient_a.registry_code
     text = HEADER + row(code) + row(code, analyte="hba1c", value="7.1", unit="%")
     record, _plan = lab_import_upload(user=clinician_a, filename="ok.csv", content=text.encode())
     record, _ = lab_import_confirm(lab_import=record, by=clinician_a)
     stored = LabImport.objects.get(pk=record.pk)
     assert bytes(stored.content) == b"" and stored.purged_at is not None and stored.imported_count == 2
-    bulk = list(AuditEvent.objects.filter(model="clinical.LabResult").order_by("id"))
-    assert len(bulk) == 2 and bulk[1].prev_hash == bulk[0].hash
+    event = AuditEvent.objects.get(model="clinical.LabImport")
+    before = AuditEvent.objects.filter(pk__lt=event.pk).order_by("-pk").first()
+    assert event.prev_hash == (before.hash if before else audit_chain.GENESIS)
     assert audit_chain.verify().intact
 
 

@@ -85,11 +85,12 @@ def test_csv_download_is_readable_and_audited(client, clinician_a, patient_a, co
 
 
 def test_history_query_count_is_fixed(client, clinician_a, patient_a, django_assert_num_queries):
-    """Session, user, memberships, patient, count, page, one query per record type on the
-    page, authors, user and site names, header: the same for 3 or 9 lab results."""
+    """Session, user, memberships, patient, the patient's lab imports (audit index),
+    count, page, one query per record type on the page, authors, user and site names,
+    header: the same for 3 or 9 lab results."""
     client.force_login(clinician_a)
     for n in (3, 9):
         for i in range(n - patient_a.lab_results.count()):
             make_lab(patient=patient_a, value=str(150 + i), collected_on=DAY - dt.timedelta(days=i), by=clinician_a)
-        with django_assert_num_queries(19):
+        with django_assert_num_queries(20):
             client.get(url(patient_a))
