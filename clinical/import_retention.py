@@ -36,7 +36,12 @@ def report_without_values(plan: ImportPlan) -> list[dict]:
 
 def lab_import_purge(*, lab_import: LabImport, plan: ImportPlan | None, status: str | None = None) -> None:
     """Drop the file's content, keeping the value-free report."""
-    fields = {"content": b"", "purged_at": timezone.now(), "report": report_without_values(plan) if plan else []}
+    fields = {
+        "content": b"",
+        "plan": b"",
+        "purged_at": timezone.now(),
+        "report": report_without_values(plan) if plan else [],
+    }
     if status:
         fields["status"] = status
     LabImport.objects.filter(pk=lab_import.pk).update(**fields)

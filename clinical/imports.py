@@ -116,6 +116,8 @@ class ImportPlan:
     file_errors: list[str] = field(default_factory=list)
     rows: list[RowReport] = field(default_factory=list)
     labs: list[NewLab] = field(default_factory=list)
+    # Every row, when every row read and checked cleanly (what clinical.import_plans keeps).
+    parsed: list[ParsedRow] | None = field(default=None, repr=False)
 
     @property
     def row_count(self) -> int:
@@ -184,7 +186,9 @@ def _unknown_patient(key: str) -> str:
     return f"Unknown patient {key!r}, or not a patient of a site where you may enter data."
 
 
-class _Pending(NamedTuple):
+class ParsedRow(NamedTuple):
+    """A row whose cells read and checked cleanly, before its patient is looked up."""
+
     report: RowReport
     code: str
     mrn: str
@@ -236,11 +240,9 @@ def lab_import_preview(
         return plan
     plan.delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=plan.delimiter, quotechar='"', strict=True)
-    # "Today" is the site's date (RULES.md 5); the rows' patients are not resolved yet, so
-    # a date is in the future only when it is after today at every one of the user's sites.
-    today = today or max((site.today() for site in access.sites_for_user(user)), default=timezone.localdate())
+    today = today or user_today(user)
     checker = RowChecker(today)
-    pending: list[_Pending] = []
+    pending: list[ParsedRow] = []
     columns: dict[str, int] | None = None
     try:
         for raw in reader:
@@ -273,8 +275,16 @@ def lab_import_preview(
     if not plan.rows:
         plan.file_errors.append("The file has a header but no results.")
         return plan
-    _attach_patients(user, pending, plan, skip_existing=skip_existing)
+    if len(pending) == len(plan.rows):
+        plan.parsed = pending
+    attach_patients(user, pending, plan, skip_existing=skip_existing)
     return plan
+
+
+def user_today(user) -> dt.date:
+    """ "Today" is the site's date (RULES.md 5); the rows' patients are not resolved yet, so
+    a date is in the future only when it is after today at every one of the user's sites."""
+    return max((site.today() for site in access.sites_for_user(user)), default=timezone.localdate())
 
 
 def _read_header(raw: list[str], plan: ImportPlan) -> dict[str, int] | None:
@@ -298,7 +308,7 @@ def _read_header(raw: list[str], plan: ImportPlan) -> dict[str, int] | None:
     return None if plan.file_errors else columns
 
 
-def _read_row(line: int, cells: tuple[str, ...], checker: RowChecker) -> tuple[RowReport, _Pending | None]:
+def _read_row(line: int, cells: tuple[str, ...], checker: RowChecker) -> tuple[RowReport, ParsedRow | None]:
     code, mrn, analyte, value, unit, collected_on, fasting_cell = cells
     code, mrn, analyte, value = code.strip(), mrn.strip(), analyte.strip(), value.strip()
     unit, collected_on, fasting_cell = unit.strip(), collected_on.strip(), fasting_cell.strip()
@@ -340,10 +350,10 @@ def _read_row(line: int, cells: tuple[str, ...], checker: RowChecker) -> tuple[R
     if errors:
         return report, None
     assert info is not None and day is not None and checked is not None
-    return report, _Pending(report, code, mrn, info, checked, day, fasting)
+    return report, ParsedRow(report, code, mrn, info, checked, day, fasting)
 
 
-def _attach_patients(user, pending: list[_Pending], plan: ImportPlan, *, skip_existing: bool = False) -> None:
+def attach_patients(user, pending: list[ParsedRow], plan: ImportPlan, *, skip_existing: bool = False) -> None:
     if not pending:
         return
     mrns = {p.mrn for p in pending if p.mrn}
@@ -404,7 +414,20 @@ def _attach_patients(user, pending: list[_Pending], plan: ImportPlan, *, skip_ex
 
 
 def lab_import_plan(lab_import: LabImport, *, user, skip_existing: bool = False) -> ImportPlan:
-    content = LabImport.objects.filter(pk=lab_import.pk).values_list("content", flat=True).first()
+    """The preview of a stored upload, against the database as it is now: from the rows
+    kept at upload where they may be used (``clinical.import_plans``), else read again."""
+    content, kept, sha256 = LabImport.objects.filter(pk=lab_import.pk).values_list(
+        "content", "plan", "sha256"
+    ).first() or (b"", b"", "")
+    return plan_of(content=content, kept=kept, sha256=sha256, user=user, skip_existing=skip_existing)
+
+
+def plan_of(*, content, kept, sha256: str, user, skip_existing: bool = False) -> ImportPlan:
+    from clinical import import_plans  # it builds on this module
+
+    plan = import_plans.restore(bytes(kept or b""), sha256=sha256, user=user, skip_existing=skip_existing)
+    if plan is not None:
+        return plan
     return lab_import_preview(user=user, content=bytes(content or b""), skip_existing=skip_existing)
 
 

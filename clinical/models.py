@@ -434,6 +434,9 @@ class LabImport(models.Model):
     # kept of the row report is line numbers and messages, never the values.
     report = models.JSONField(default=list, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
+    # The rows as read and checked at upload (clinical.import_plans), so that the preview
+    # page and confirm do not read the file again; purged with the content.
+    plan = models.BinaryField(default=b"", blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

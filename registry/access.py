@@ -331,7 +331,7 @@ def lab_import_for_user(user: User, public_id):
 
     if not can_write(user):
         raise Http404("No such import.")
-    return one_or_404(LabImport.objects.defer("content").filter(user=user), public_id, "import")
+    return one_or_404(LabImport.objects.defer("content", "plan").filter(user=user), public_id, "import")
 
 
 # --- cohort -------------------------------------------------------------------------------

@@ -145,7 +145,7 @@ def patient_trends(*, patient: Patient) -> dict[str, list[dict[str, Any]]]:
 
 def recent_lab_imports(*, user, limit: int = 10) -> list[LabImport]:
     """The user's own latest uploads (without their content), for the upload page."""
-    return list(LabImport.objects.filter(user=user).defer("content")[:limit])
+    return list(LabImport.objects.filter(user=user).defer("content", "plan")[:limit])
 
 
 def last_height(*, patient: Patient) -> tuple[dt.date, Decimal] | None:

@@ -12,8 +12,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from clinical import import_plans
 from clinical.import_digest import DIGEST_FIELDS, digest_of_lines, id_ranges, row_text
-from clinical.imports import ImportPlan, NewLab, lab_import_preview
+from clinical.imports import ImportPlan, NewLab, lab_import_preview, plan_of
 from clinical.models import LabImport, LabResult, Source
 from clinical.services.outbox import patients_mark_for_evaluation
 from registry import access, audit_chain
@@ -27,11 +28,13 @@ def lab_import_upload(*, user, filename: str, content: bytes) -> tuple[LabImport
     if not access.can_write(user):
         raise ValidationError({"file": ["Your role does not allow entering lab results."]})
     plan = lab_import_preview(user=user, content=content)
+    sha256 = hashlib.sha256(content).hexdigest()
     record = LabImport.objects.create(
         user=user,
         filename=(filename or "upload.csv")[:255],
         content=content,
-        sha256=hashlib.sha256(content).hexdigest(),
+        sha256=sha256,
+        plan=import_plans.dump(plan, sha256=sha256),
         encoding=plan.encoding,
         row_count=plan.row_count,
         error_count=plan.error_count,
@@ -58,7 +61,11 @@ def lab_import_confirm(
         current = LabImport.objects.select_for_update().get(pk=lab_import.pk)
         if current.status != LabImport.Status.PREVIEWED:
             raise ValidationError({"status": [f"This import is {current.get_status_display().lower()}."]})
-        plan = lab_import_preview(user=by, content=bytes(current.content), skip_existing=skip_existing)
+        # the rows as checked at upload where they may stand for a fresh reading (the
+        # patients, duplicates and skips are decided again here), else the file again
+        plan = plan_of(
+            content=current.content, kept=current.plan, sha256=current.sha256, user=by, skip_existing=skip_existing
+        )
         if not plan.ok:
             LabImport.objects.filter(pk=current.pk).update(error_count=plan.error_count)
             raise ValidationError(
@@ -108,11 +115,14 @@ def lab_import_confirm(
         current.error_count = 0
         # The rows are in the registry now; the file itself (MRNs, values) is not kept.
         current.content = b""
+        current.plan = b""
         current.purged_at = current.imported_at
         current.report = []
         current.save(
-            update_fields=["status", "imported_at", "imported_count", "error_count", "content", "purged_at", "report"]
-        )
+            update_fields=[
+                "status", "imported_at", "imported_count", "error_count", "content", "plan", "purged_at", "report"
+            ]
+        )  # fmt: skip
     return current, plan
 
 
@@ -193,5 +203,5 @@ def uuid4_hexes(n: int) -> list[str]:
 
 def lab_import_discard(*, lab_import: LabImport) -> None:
     LabImport.objects.filter(pk=lab_import.pk, status=LabImport.Status.PREVIEWED).update(
-        status=LabImport.Status.DISCARDED, content=b""
+        status=LabImport.Status.DISCARDED, content=b"", plan=b""
     )

@@ -1,0 +1,159 @@
+"""The rows of a previewed lab file as read and checked at upload, kept with the upload
+(``LabImport.plan``) so that showing the preview again and confirming do not read and
+check the file again.
+
+Kept is what the file alone decides: each row's report text and its checked value
+(analyte, value, unit, canonical value, day, fasting, unit-slip question). Decided
+again each time, against the database as it is then (``imports.attach_patients``): the
+patient (still there, still writable by this user), duplicates of stored results and
+skips. The kept rows stand for a fresh reading only when
+
+- every row of the file read and checked cleanly (a file with a row error is read
+  again, so its report is complete and current),
+- the code that reads and checks rows is the same (:func:`fingerprint` over those
+  modules' source; a deployment between preview and confirm reads the file again),
+- the upload is the same file (its SHA-256), and
+- no row's date is after the user's today (the only check of a cell that depends on
+  when it runs: a date never becomes "in the future" later, but a user's sites may change).
+
+Otherwise the file is read again. The kept rows hold the file's values: they are purged
+with the file (confirm, discard, retention).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib
+import json
+import zlib
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from clinical import catalogue
+from clinical.import_rows import CheckedLab
+from clinical.imports import ImportPlan, ParsedRow, RowReport, attach_patients, user_today
+
+FORMAT = 1
+# The modules whose code decides what a row's cells read as, and their messages.
+DECIDERS = (
+    "clinical.imports",
+    "clinical.import_rows",
+    "clinical.import_plans",
+    "clinical.services.labs",
+    "clinical.services.numbers",
+    "clinical.catalogue",
+    "clinical.unit_slips",
+    "clinical.formatting",
+    "clinical.dates",
+    "registry.normalize",
+    "registry.writekit",
+)
+# Kept per row, in this order: the report's text, then the checked values.
+COLUMNS = (
+    "line",
+    "patient",
+    "analyte_cell",
+    "value_cell",
+    "unit_cell",
+    "date_cell",
+    "fasting_cell",
+    "code",
+    "mrn",
+    "analyte",
+    "value",
+    "unit",
+    "canonical",
+    "day",
+    "fasting",
+    "unit_suspect",
+)
+_FASTING = {"t": True, "f": False, "": None}
+
+
+@lru_cache(maxsize=1)
+def fingerprint() -> str:
+    """SHA-256 over the source of the modules that read and check rows ("" when it
+    cannot be read: then nothing is kept)."""
+    digest = hashlib.sha256(f"format {FORMAT}".encode())
+    try:
+        for name in DECIDERS:
+            digest.update(Path(importlib.import_module(name).__file__ or "").read_bytes())
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
+def dump(plan: ImportPlan, *, sha256: str) -> bytes:
+    """The kept form of a fresh preview (b"" when it may not be kept)."""
+    rows = plan.parsed
+    key = fingerprint()
+    if not rows or plan.file_errors or not key:
+        return b""
+    columns = {
+        "line": [r.report.line for r in rows],
+        "patient": [r.report.patient for r in rows],
+        "analyte_cell": [r.report.analyte for r in rows],
+        "value_cell": [r.report.value for r in rows],
+        "unit_cell": [r.report.unit for r in rows],
+        "date_cell": [r.report.collected_on for r in rows],
+        "fasting_cell": [r.report.fasting for r in rows],
+        "code": [r.code for r in rows],
+        "mrn": [r.mrn for r in rows],
+        "analyte": [r.analyte.code for r in rows],
+        "value": [str(r.validated.value) for r in rows],
+        "unit": [r.validated.unit for r in rows],
+        "canonical": [str(r.validated.canonical) for r in rows],
+        "day": [r.day.isoformat() for r in rows],
+        "fasting": ["" if r.fasting is None else "t" if r.fasting else "f" for r in rows],
+        "unit_suspect": [r.validated.unit_suspect for r in rows],
+    }
+    head = {
+        "format": FORMAT,
+        "fingerprint": key,
+        "sha256": sha256,
+        "encoding": plan.encoding,
+        "delimiter": plan.delimiter,
+        "warnings": plan.warnings,
+        "max_day": max(r.day for r in rows).isoformat(),
+        "columns": columns,
+    }
+    return zlib.compress(json.dumps(head, separators=(",", ":"), ensure_ascii=False).encode(), 1)
+
+
+def restore(
+    kept: bytes, *, sha256: str, user, skip_existing: bool = False, today: dt.date | None = None
+) -> ImportPlan | None:
+    """The preview the file would give now, from its kept rows; None when they may not
+    stand for a fresh reading (see the module text): read the file then."""
+    if not kept:
+        return None
+    try:
+        head = json.loads(zlib.decompress(kept))
+    except (zlib.error, ValueError):
+        return None
+    if head.get("format") != FORMAT or head.get("sha256") != sha256 or head.get("fingerprint") != fingerprint():
+        return None
+    if dt.date.fromisoformat(head["max_day"]) > (today or user_today(user)):
+        return None
+    plan = ImportPlan(encoding=head["encoding"], delimiter=head["delimiter"], warnings=list(head["warnings"]))
+    reports = plan.rows
+    pending: list[ParsedRow] = []
+    analytes = catalogue.ANALYTES
+    days: dict[str, dt.date] = {}
+    c = head["columns"]
+    texts = zip(*(c[name] for name in COLUMNS[:7]), strict=True)  # line ... fasting_cell
+    values = zip(*(c[name] for name in COLUMNS[7:]), strict=True)  # code ... unit_suspect
+    for text, (code, mrn, analyte, value, unit, canonical, day, fasting, suspect) in zip(texts, values, strict=True):
+        report = RowReport(*text, unit_suspect=suspect)
+        reports.append(report)
+        info = analytes[analyte]
+        when = days.get(day)
+        if when is None:
+            when = days[day] = dt.date.fromisoformat(day)
+        checked = CheckedLab(info, Decimal(value), unit, Decimal(canonical), suspect)
+        pending.append(ParsedRow(report, code, mrn, info, checked, when, _FASTING[fasting]))
+    plan.parsed = pending
+    attach_patients(user, pending, plan, skip_existing=skip_existing)
+    return plan
