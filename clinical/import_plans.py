@@ -29,11 +29,12 @@ import json
 import zlib
 from decimal import Decimal
 from functools import lru_cache
+from operator import attrgetter
 from pathlib import Path
 
 from clinical import catalogue
 from clinical.import_rows import CheckedLab
-from clinical.imports import ImportPlan, ParsedRow, RowReport, attach_patients, user_today
+from clinical.imports import ImportPlan, ParsedRow, RowReport, attach_patients, collector_paused, user_today
 
 FORMAT = 1
 # The modules whose code decides what a row's cells read as, and their messages.
@@ -70,6 +71,7 @@ COLUMNS = (
     "unit_suspect",
 )
 _FASTING = {"t": True, "f": False, "": None}
+_FASTING_TEXT = {True: "t", False: "f", None: ""}
 
 
 @lru_cache(maxsize=1)
@@ -91,23 +93,26 @@ def dump(plan: ImportPlan, *, sha256: str) -> bytes:
     key = fingerprint()
     if not rows or plan.file_errors or not key:
         return b""
+    reports = list(map(attrgetter("report"), rows))
+    checked = list(map(attrgetter("validated"), rows))
+    iso = {day: day.isoformat() for day in set(map(attrgetter("day"), rows))}
     columns = {
-        "line": [r.report.line for r in rows],
-        "patient": [r.report.patient for r in rows],
-        "analyte_cell": [r.report.analyte for r in rows],
-        "value_cell": [r.report.value for r in rows],
-        "unit_cell": [r.report.unit for r in rows],
-        "date_cell": [r.report.collected_on for r in rows],
-        "fasting_cell": [r.report.fasting for r in rows],
-        "code": [r.code for r in rows],
-        "mrn": [r.mrn for r in rows],
-        "analyte": [r.analyte.code for r in rows],
-        "value": [str(r.validated.value) for r in rows],
-        "unit": [r.validated.unit for r in rows],
-        "canonical": [str(r.validated.canonical) for r in rows],
-        "day": [r.day.isoformat() for r in rows],
-        "fasting": ["" if r.fasting is None else "t" if r.fasting else "f" for r in rows],
-        "unit_suspect": [r.validated.unit_suspect for r in rows],
+        "line": list(map(attrgetter("line"), reports)),
+        "patient": list(map(attrgetter("patient"), reports)),
+        "analyte_cell": list(map(attrgetter("analyte"), reports)),
+        "value_cell": list(map(attrgetter("value"), reports)),
+        "unit_cell": list(map(attrgetter("unit"), reports)),
+        "date_cell": list(map(attrgetter("collected_on"), reports)),
+        "fasting_cell": list(map(attrgetter("fasting"), reports)),
+        "code": list(map(attrgetter("code"), rows)),
+        "mrn": list(map(attrgetter("mrn"), rows)),
+        "analyte": [info.code for info in map(attrgetter("analyte"), rows)],
+        "value": list(map(str, map(attrgetter("value"), checked))),
+        "unit": list(map(attrgetter("unit"), checked)),
+        "canonical": list(map(str, map(attrgetter("canonical"), checked))),
+        "day": [iso[day] for day in map(attrgetter("day"), rows)],
+        "fasting": [_FASTING_TEXT[f] for f in map(attrgetter("fasting"), rows)],
+        "unit_suspect": list(map(attrgetter("unit_suspect"), checked)),
     }
     head = {
         "format": FORMAT,
@@ -116,10 +121,10 @@ def dump(plan: ImportPlan, *, sha256: str) -> bytes:
         "encoding": plan.encoding,
         "delimiter": plan.delimiter,
         "warnings": plan.warnings,
-        "max_day": max(r.day for r in rows).isoformat(),
+        "max_day": max(iso).isoformat(),
         "columns": columns,
     }
-    return zlib.compress(json.dumps(head, separators=(",", ":"), ensure_ascii=False).encode(), 1)
+    return zlib.compress(json.dumps(head, separators=(",", ":")).encode(), 1)
 
 
 def restore(
@@ -127,6 +132,11 @@ def restore(
 ) -> ImportPlan | None:
     """The preview the file would give now, from its kept rows; None when they may not
     stand for a fresh reading (see the module text): read the file then."""
+    with collector_paused():
+        return _restore(kept, sha256=sha256, user=user, skip_existing=skip_existing, today=today)
+
+
+def _restore(kept: bytes, *, sha256: str, user, skip_existing: bool, today: dt.date | None) -> ImportPlan | None:
     if not kept:
         return None
     try:

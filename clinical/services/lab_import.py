@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from clinical import import_plans
 from clinical.import_digest import DIGEST_FIELDS, digest_of_lines, id_ranges, row_text
-from clinical.imports import ImportPlan, NewLab, lab_import_preview, plan_of
+from clinical.imports import ImportPlan, NewLab, collector_paused, lab_import_preview, plan_of
 from clinical.models import LabImport, LabResult, Source
 from clinical.services.outbox import patients_mark_for_evaluation
 from registry import access, audit_chain
@@ -58,14 +58,13 @@ def lab_import_confirm(
     progress = progress or (lambda percent, phase: None)
     with transaction.atomic():
         audit_chain.lock()  # chain before rows: see audit_chain.lock
-        current = LabImport.objects.select_for_update().get(pk=lab_import.pk)
+        # the file is loaded only if its kept rows may not stand for it
+        current = LabImport.objects.select_for_update().defer("content").get(pk=lab_import.pk)
         if current.status != LabImport.Status.PREVIEWED:
             raise ValidationError({"status": [f"This import is {current.get_status_display().lower()}."]})
         # the rows as checked at upload where they may stand for a fresh reading (the
         # patients, duplicates and skips are decided again here), else the file again
-        plan = plan_of(
-            content=current.content, kept=current.plan, sha256=current.sha256, user=by, skip_existing=skip_existing
-        )
+        plan = plan_of(current, user=by, skip_existing=skip_existing)
         if not plan.ok:
             LabImport.objects.filter(pk=current.pk).update(error_count=plan.error_count)
             raise ValidationError(
@@ -138,6 +137,11 @@ def _insert_labs(labs: list[NewLab], *, now) -> tuple[list[int], str]:
     canonical lines the digest is computed over; elsewhere, bulk_create."""
     if not labs:
         return [], digest_of_lines([])
+    with collector_paused():
+        return _insert(labs, now=now)
+
+
+def _insert(labs: list[NewLab], *, now) -> tuple[list[int], str]:
     if connection.vendor != "postgresql":
         return _insert_labs_orm(labs, now=now)
     table = LabResult._meta.db_table

@@ -131,3 +131,27 @@ def test_cells_are_read_as_before():
     messages, cleaned = checker.identifier("LD-\u200b000123", "registry code")
     assert cleaned == "LD-000123" and "U+200B" in messages[0]
     assert checker.identifier("LD-000123", "registry code") == ([], "LD-000123")
+
+
+def test_the_collector_is_paused_only_while_rows_are_built():
+    import gc
+
+    from clinical.imports import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():  # nested: the outer block turns it back on
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(ValueError), collector_paused():
+        raise ValueError
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
