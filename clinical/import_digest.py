@@ -35,8 +35,9 @@ DIGEST_FIELDS = (
 
 
 def decimal_text(value: Decimal) -> str:
-    """``460``, ``5.2``, ``0.0001``: the same text for 460 and 460.000000."""
-    return format(value.normalize(), "f")
+    """``460``, ``5.2``, ``0.0001``: the same text for 460 and 460.000000 (and ``0`` for a
+    zero typed as ``-0``, which the database stores as 0)."""
+    return "0" if value.is_zero() else format(value.normalize(), "f")
 
 
 def row_text(

@@ -270,3 +270,16 @@ def test_decimal_text_ignores_the_stored_scale():
     assert import_digest.decimal_text(Decimal("460.000000")) == import_digest.decimal_text(Decimal("460")) == "460"
     assert import_digest.decimal_text(Decimal("0.0000001000")) == "0.0000001"
     assert import_digest.decimal_text(Decimal("0E-10")) == "0"
+    assert import_digest.decimal_text(Decimal("-0.000")) == "0"
+
+
+def test_the_digest_of_zeros_and_trailing_zeros_recomputes(clinician_a, patient_a):
+    code = patient_a.registry_code
+    text = (
+        HEADER
+        + row(code, analyte="alt", value="-0", unit="U/L", fasting="")
+        + row(code, analyte="leptin", value="0.000", unit="ng/mL", fasting="no")
+        + row(code, analyte="hba1c", value="7.100000", unit="%", day="2024-03-02")
+    )
+    _record, event = run_import(clinician_a, text)
+    assert import_rows_digest(result_ids=event.changes["result_ids"][1]) == (3, event.changes["rows_sha256"][1])
