@@ -21,7 +21,7 @@ from ops.models import LabImportJob
 
 log = logging.getLogger(__name__)
 Status = LabImportJob.Status
-# the import's statements (COPY of every row, the audit rows) may run long in a worker
+# the import's statements (COPY of every row, the checks of its foreign keys) may run long in a worker
 JOB_STATEMENT_TIMEOUT_MS = 15 * 60 * 1000
 REQUEUE_AFTER = dt.timedelta(minutes=2)
 

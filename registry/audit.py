@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import json
 import uuid
 from typing import Any
 
-from django.db import connection, models
+from django.db import models, transaction
 from django.utils import timezone
 
 from registry import audit_chain
@@ -68,7 +67,7 @@ def audit_record_for_patients(
     *, user, action: str, obj: models.Model, patient_ids, changes: dict, reason: str = "", at=None
 ) -> AuditEvent:
     """One audit event about many patients' records at once (a lab import: one event for
-    all its results), in the caller's transaction. It is chained like every row; its
+    all its results), in the caller's transaction if there is one. It is chained like every row; its
     ``patient`` is empty, its changes list the patients (``patients``: ``[None, [ids]]``,
     covered by the chain) and :class:`AuditEventPatient` rows index that list, so each
     patient's trail finds the event."""
@@ -83,48 +82,9 @@ def audit_record_for_patients(
         changes={**changes, "patients": [None, ids]},
         reason=reason,
     )
-    audit_chain.append(event)
-    AuditEventPatient.objects.bulk_create(
-        [AuditEventPatient(event_id=event.pk, patient_id=pid) for pid in ids], batch_size=5000
-    )
+    with transaction.atomic():  # the event and its index, together
+        audit_chain.append(event)
+        AuditEventPatient.objects.bulk_create(
+            [AuditEventPatient(event_id=event.pk, patient_id=pid) for pid in ids], batch_size=5000
+        )
     return event
-
-
-def audit_record_many(*, user, action: str, model: str, rows, reason: str = "") -> int:
-    """Bulk form of :func:`audit_record` for bulk writes (a lab import), inside the
-    caller's transaction. ``rows`` yields ``(object_id, patient_id, changes)``. The rows
-    are chained under the same lock as single rows; on PostgreSQL they are streamed with
-    COPY (100,000 rows in a few seconds)."""
-    uid = getattr(actor(user), "pk", None)
-    now = timezone.now()
-    chained = audit_chain.append_many(
-        [
-            {
-                "at": now,
-                "user_id": uid,
-                "action": action,
-                "model": model,
-                "object_id": str(object_id),
-                "patient_id": patient_id,
-                "changes": changes,
-                "reason": reason,
-            }
-            for object_id, patient_id, changes in rows
-        ]
-    )
-    if connection.vendor == "postgresql":
-        table = AuditEvent._meta.db_table
-        cols = ["id", "at", "user_id", "action", "model", "object_id", "patient_id", "changes", "reason"]
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(
-                f"COPY {table} ({', '.join(cols)}, prev_hash, hash) FROM STDIN"  # noqa: S608 (fixed names)
-            ) as copy,
-        ):
-            for row in chained:
-                copy.write_row(
-                    [*(row[c] if c != "changes" else json.dumps(row[c]) for c in cols), row["prev_hash"], row["hash"]]
-                )
-        return len(chained)
-    AuditEvent.objects.bulk_create([AuditEvent(**row) for row in chained], batch_size=2000)
-    return len(chained)

@@ -106,21 +106,6 @@ def _row_of(event) -> dict[str, Any]:
     return {name: getattr(event, name) for name in HASHED_FIELDS}
 
 
-def append_many(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Chain plain row dicts (``HASHED_FIELDS`` less ``id``) for a bulk insert made by the
-    caller in the same transaction; returns them with ``id``, ``prev_hash`` and ``hash``."""
-    if not rows:
-        return rows
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("append_many needs the caller's transaction (the lock is held until it commits)")
-    head, ids = _lock_and_head(len(rows))
-    for row, new_id in zip(rows, ids, strict=True):
-        row["id"] = new_id
-        row["prev_hash"] = head
-        row["hash"] = head = row_hash(row, head)
-    return rows
-
-
 # --- verifying --------------------------------------------------------------------------
 
 
