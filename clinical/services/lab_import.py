@@ -152,18 +152,23 @@ def _insert(labs: list[NewLab], *, now) -> tuple[list[int], str]:
             [len(labs)],
         )
         ids = sorted(row[0] for row in cursor.fetchall())
-        lines = [
-            row_text(i, hex_id, r.patient_id, r.analyte, r.value, r.unit, r.canonical_value, r.collected_on,
-                     r.fasting, r.created_by_id)
-            for i, hex_id, r in zip(ids, uuid4_hexes(len(labs)), labs, strict=True)
-        ]  # fmt: skip
+        hexes = uuid4_hexes(len(labs))
+        digest = hashlib.sha256()
         tail = f"\t{Source.IMPORT}\t1\t{now.isoformat()}\t{now.isoformat()}\n"
         columns = ", ".join((*DIGEST_FIELDS, *COPY_TAIL_COLUMNS))
         # NULL '': the canonical line leaves an unknown fasting and a system author empty.
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (NULL '')") as copy:  # noqa: S608
-            for start in range(0, len(lines), _COPY_CHUNK):
-                copy.write(tail.join(lines[start : start + _COPY_CHUNK]) + tail)
-    return ids, digest_of_lines(lines)
+            # chunk by chunk, so the database takes one chunk while the next is written
+            for start in range(0, len(labs), _COPY_CHUNK):
+                end = start + _COPY_CHUNK
+                lines = [
+                    row_text(i, hex_id, r.patient_id, r.analyte, r.value, r.unit, r.canonical_value, r.collected_on,
+                             r.fasting, r.created_by_id)
+                    for i, hex_id, r in zip(ids[start:end], hexes[start:end], labs[start:end], strict=True)
+                ]  # fmt: skip
+                digest.update(("\n".join(lines) + "\n").encode())  # = digest_of_lines over all of them
+                copy.write(tail.join(lines) + tail)
+    return ids, digest.hexdigest()
 
 
 def _check_copy_text(labs: list[NewLab]) -> None:

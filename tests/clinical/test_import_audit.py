@@ -283,3 +283,13 @@ def test_the_digest_of_zeros_and_trailing_zeros_recomputes(clinician_a, patient_
     )
     _record, event = run_import(clinician_a, text)
     assert import_rows_digest(result_ids=event.changes["result_ids"][1]) == (3, event.changes["rows_sha256"][1])
+
+
+def test_the_digest_is_the_same_over_copy_chunks(clinician_a, patient_a, monkeypatch):
+    from clinical.services import lab_import
+
+    monkeypatch.setattr(lab_import, "_COPY_CHUNK", 2)  # 5 rows: three chunks
+    code = patient_a.registry_code
+    text = HEADER + "".join(row(code, value=f"{v}.5", day=f"2024-03-0{v}") for v in range(1, 6))
+    _record, event = run_import(clinician_a, text)
+    assert import_rows_digest(result_ids=event.changes["result_ids"][1]) == (5, event.changes["rows_sha256"][1])
