@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from clinical import import_plans
-from clinical.import_digest import DIGEST_FIELDS, digest_of_lines, id_ranges, row_text
+from clinical.import_digest import DIGEST_FIELDS, digest_of_lines, id_ranges, ids_of, row_text
 from clinical.imports import ImportPlan, NewLab, collector_paused, lab_import_preview, plan_of
 from clinical.models import LabImport, LabResult, Source
 from clinical.services.outbox import patients_mark_for_evaluation
@@ -147,11 +147,15 @@ def _insert(labs: list[NewLab], *, now) -> tuple[list[int], str]:
     table = LabResult._meta.db_table
     _check_copy_text(labs)
     with connection.cursor() as cursor:
+        # Reserve the ids in one statement; read back only their runs (one, unless other
+        # writers took ids from the sequence at the same time).
         cursor.execute(
-            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",  # noqa: S608
+            "SELECT min(v), max(v) FROM (SELECT v, v - row_number() OVER (ORDER BY v) AS run FROM "
+            f"(SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS v FROM generate_series(1, %s)) AS ids) "
+            "AS runs GROUP BY run ORDER BY 1",  # noqa: S608
             [len(labs)],
         )
-        ids = sorted(row[0] for row in cursor.fetchall())
+        ids = ids_of(cursor.fetchall())
         hexes = uuid4_hexes(len(labs))
         digest = hashlib.sha256()
         tail = f"\t{Source.IMPORT}\t1\t{now.isoformat()}\t{now.isoformat()}\n"

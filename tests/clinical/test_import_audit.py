@@ -293,3 +293,20 @@ def test_the_digest_is_the_same_over_copy_chunks(clinician_a, patient_a, monkeyp
     text = HEADER + "".join(row(code, value=f"{v}.5", day=f"2024-03-0{v}") for v in range(1, 6))
     _record, event = run_import(clinician_a, text)
     assert import_rows_digest(result_ids=event.changes["result_ids"][1]) == (5, event.changes["rows_sha256"][1])
+
+
+def test_ids_taken_with_gaps_are_named_exactly(clinician_a, patient_a):
+    """Other writers may take ids from the sequence while an import reserves its own: the
+    event then names several runs, and still exactly the rows written."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_get_serial_sequence('clinical_labresult', 'id')")
+        sequence = cur.fetchone()[0]
+        cur.execute(f"ALTER SEQUENCE {sequence} INCREMENT BY 3")  # rolled back with the test
+    code = patient_a.registry_code
+    text = HEADER + "".join(row(code, value=f"{v}.5", day=f"2024-03-0{v}") for v in range(1, 5))
+    _record, event = run_import(clinician_a, text)
+    ranges = event.changes["result_ids"][1]
+    ids = sorted(LabResult.objects.values_list("pk", flat=True))
+    assert len(ranges) == 4 and import_digest.ids_of(ranges) == ids
+    assert [b - a for a, b in zip(ids, ids[1:], strict=False)] == [3, 3, 3]
+    assert import_rows_digest(result_ids=ranges) == (4, event.changes["rows_sha256"][1])
