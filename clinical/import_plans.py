@@ -29,12 +29,24 @@ import json
 import zlib
 from decimal import Decimal
 from functools import lru_cache
+from itertools import repeat
 from operator import attrgetter
 from pathlib import Path
 
 from clinical import catalogue
 from clinical.import_rows import CheckedLab
-from clinical.imports import ImportPlan, ParsedRow, RowReport, attach_patients, collector_paused, user_today
+from clinical.imports import (
+    ImportPlan,
+    NewLab,
+    ParsedRow,
+    RowReport,
+    attach_patients,
+    collector_paused,
+    existing_keys,
+    resolve_patients,
+    user_today,
+)
+from registry.writekit import actor
 
 FORMAT = 1
 # The modules whose code decides what a row's cells read as, and their messages.
@@ -148,11 +160,18 @@ def _restore(kept: bytes, *, sha256: str, user, skip_existing: bool, today: dt.d
     if dt.date.fromisoformat(head["max_day"]) > (today or user_today(user)):
         return None
     plan = ImportPlan(encoding=head["encoding"], delimiter=head["delimiter"], warnings=list(head["warnings"]))
+    columns = head["columns"]
+    if not _attach_clean(columns, plan, user=user):
+        _attach_rows(columns, plan, user=user, skip_existing=skip_existing)
+    return plan
+
+
+def _attach_rows(c: dict[str, list], plan: ImportPlan, *, user, skip_existing: bool) -> None:
+    """The kept rows back as parsed rows, then ``attach_patients`` as after a reading."""
     reports = plan.rows
     pending: list[ParsedRow] = []
     analytes = catalogue.ANALYTES
     days: dict[str, dt.date] = {}
-    c = head["columns"]
     texts = zip(*(c[name] for name in COLUMNS[:7]), strict=True)  # line ... fasting_cell
     values = zip(*(c[name] for name in COLUMNS[7:]), strict=True)  # code ... unit_suspect
     for text, (code, mrn, analyte, value, unit, canonical, day, fasting, suspect) in zip(texts, values, strict=True):
@@ -164,6 +183,45 @@ def _restore(kept: bytes, *, sha256: str, user, skip_existing: bool, today: dt.d
             when = days[day] = dt.date.fromisoformat(day)
         checked = CheckedLab(info, Decimal(value), unit, Decimal(canonical), suspect)
         pending.append(ParsedRow(report, code, mrn, info, checked, when, _FASTING[fasting]))
-    plan.parsed = pending
     attach_patients(user, pending, plan, skip_existing=skip_existing)
-    return plan
+
+
+def _attach_clean(c: dict[str, list], plan: ImportPlan, *, user) -> bool:
+    """The usual case, column by column: every row names its patient by registry code
+    alone, every code is a patient the user may write, no row repeats another or a stored
+    result. Then every row is imported, and this is what ``attach_patients`` would
+    decide, without a parsed row per line; False (nothing done) otherwise."""
+    codes = c["code"]
+    if any(c["mrn"]) or not all(codes):
+        return False
+    by_code, _ = resolve_patients(user, set(codes), set())
+    try:
+        pks = [by_code[code] for code in codes]
+    except KeyError:  # an unknown patient: the row-by-row path says which
+        return False
+    days = {text: dt.date.fromisoformat(text) for text in set(c["day"])}
+    when = [days[text] for text in c["day"]]
+    canonical = list(map(Decimal, c["canonical"]))
+    keys = list(zip(pks, c["analyte"], when, canonical, strict=True))
+    if len(set(keys)) != len(keys):  # a repeated row: the row-by-row path names it
+        return False
+    stored = existing_keys(set(pks), min(days.values()), max(days.values()))
+    if stored and not stored.isdisjoint(keys):  # a duplicate or a skip: row by row
+        return False
+    uid = getattr(actor(user), "pk", None)
+    plan.labs = list(
+        map(
+            NewLab,
+            pks,
+            c["analyte"],
+            map(Decimal, c["value"]),
+            c["unit"],
+            canonical,
+            when,
+            map(_FASTING.__getitem__, c["fasting"]),
+            repeat(uid),
+        )
+    )
+    texts = zip(*(c[name] for name in COLUMNS[:7]), pks, c["unit_suspect"], strict=True)
+    plan.rows = [RowReport(*text, [], pk, "", suspect) for *text, pk, suspect in texts]
+    return True

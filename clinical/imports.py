@@ -201,7 +201,7 @@ class ParsedRow(NamedTuple):
     fasting: bool | None
 
 
-def _resolve_patients(user, codes: set[str], mrns: set[str]) -> tuple[dict[str, int], dict[str, list[int]]]:
+def resolve_patients(user, codes: set[str], mrns: set[str]) -> tuple[dict[str, int], dict[str, list[int]]]:
     writable = access.patients_for_user(user, write=True)
     by_code: dict[str, int] = {}
     by_mrn: dict[str, list[int]] = {}
@@ -218,7 +218,7 @@ def _resolve_patients(user, codes: set[str], mrns: set[str]) -> tuple[dict[str, 
     return by_code, by_mrn
 
 
-def _existing_keys(patient_ids: set[int], first: dt.date, last: dt.date) -> set[tuple]:
+def existing_keys(patient_ids: set[int], first: dt.date, last: dt.date) -> set[tuple]:
     keys: set[tuple] = set()
     ids = sorted(patient_ids)
     for i in range(0, len(ids), CHUNK):
@@ -382,13 +382,13 @@ def attach_patients(user, pending: list[ParsedRow], plan: ImportPlan, *, skip_ex
     if not pending:
         return
     mrns = {p.mrn for p in pending if p.mrn}
-    by_code, by_mrn = _resolve_patients(user, {p.code for p in pending if p.code}, mrns)
+    by_code, by_mrn = resolve_patients(user, {p.code for p in pending if p.code}, mrns)
     key_of = {mrn: normalize.mrn_key(mrn) for mrn in mrns}
     # Stored results of every patient the file may name, over the file's days (one pass
     # over the rows below then settles patient, duplicates and skips together).
     candidates = set(by_code.values()).union(*by_mrn.values())
     existing = (
-        _existing_keys(candidates, min(p.day for p in pending), max(p.day for p in pending)) if candidates else set()
+        existing_keys(candidates, min(p.day for p in pending), max(p.day for p in pending)) if candidates else set()
     )
     seen: dict[tuple, int] = {}
     uid = getattr(actor(user), "pk", None)

@@ -239,3 +239,36 @@ def test_kept_rows_name_no_other_patient(clinician_a, site_a):
     content = (HEADER + row(mine.registry_code)).encode()
     text = zlib.decompress(import_plans.dump(fresh(clinician_a, content), sha256="x")).decode()
     assert mine.registry_code in text and other.registry_code not in text and other.identity.mrn not in text
+
+
+def _columns(user, content: bytes) -> dict:
+    blob = import_plans.dump(fresh(user, content), sha256="x")
+    return json.loads(zlib.decompress(blob))["columns"]
+
+
+def test_the_column_path_decides_what_the_row_path_decides(clinician_a, patient_a, site_a):
+    """A file naming its patients by code alone, with no repeated or stored row, is
+    settled column by column; anything else row by row. Both give the fresh preview."""
+    other = make_patient(site=site_a, by=clinician_a)
+    code = patient_a.registry_code
+    clean = (HEADER + row(code) + row(other.registry_code, value="250") + row(code, day="2024-03-02")).encode()
+    by_columns = imports.ImportPlan(encoding="utf-8")
+    assert import_plans._attach_clean(_columns(clinician_a, clean), by_columns, user=clinician_a)
+    by_rows = imports.ImportPlan(encoding="utf-8")
+    import_plans._attach_rows(_columns(clinician_a, clean), by_rows, user=clinician_a, skip_existing=False)
+    assert shape(by_columns) == shape(by_rows) == shape(fresh(clinician_a, clean))
+    for name, content in {
+        "an mrn": HEADER + row(code) + row(mrn=other.identity.mrn),
+        "a repeated row": HEADER + row(code) + row(code),
+        "another site's patient": HEADER + row(code) + row(make_patient(site=make_site("SB", "B")).registry_code),
+    }.items():
+        assert not import_plans._attach_clean(
+            _columns(clinician_a, content.encode()), imports.ImportPlan(), user=clinician_a
+        ), name
+        assert shape(kept(clinician_a, content.encode())) == shape(fresh(clinician_a, content.encode())), name
+    make_lab(patient=patient_a, value="5.2", unit="mmol/L", collected_on=dt.date(2024, 3, 1), by=clinician_a)
+    assert not import_plans._attach_clean(_columns(clinician_a, clean), imports.ImportPlan(), user=clinician_a)
+    for skip in (False, True):
+        assert shape(kept(clinician_a, clean, skip_existing=skip)) == shape(
+            fresh(clinician_a, clean, skip_existing=skip)
+        )
