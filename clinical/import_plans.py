@@ -18,6 +18,10 @@ skips. The kept rows stand for a fresh reading only when
 
 Otherwise the file is read again. The kept rows hold the file's values: they are purged
 with the file (confirm, discard, retention).
+
+Kept rows are stored column by column. The usual file (patients named by registry code,
+no row repeated, none already stored) is settled column by column; anything else goes
+back to a parsed row per line and ``attach_patients``, which names each row's problem.
 """
 
 from __future__ import annotations
