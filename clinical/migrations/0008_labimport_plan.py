@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clinical', '0005_corrections_lifecycle'),
+        ('clinical', '0007_alert_open_current_idx'),
     ]
 
     operations = [
