@@ -420,7 +420,7 @@ class Threshold:
     unit: str
     source: str
 
-    @property
+    @cached_property
     def canonical(self) -> Decimal:
         if self.analyte is None:
             return self.value

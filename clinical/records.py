@@ -8,6 +8,7 @@ is active on a day", "on treatment" or "the series of an analyte" means is writt
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -74,16 +75,35 @@ class PatientRecord:
     # at all of them: RULES.md 5).
     subtypes: tuple[str, ...] = ()
 
+    # The rules and trends ask for the same analytes many times per evaluation: the labs
+    # are grouped and sorted once per record (cached outside the frozen fields).
+    @functools.cached_property
+    def _by_analyte(self) -> dict[str, tuple[tuple[Lab, ...], tuple[Point, ...]]]:
+        groups: dict[str, list[Lab]] = {}
+        for lab in self.labs:
+            groups.setdefault(lab.analyte, []).append(lab)
+        out = {}
+        for analyte, labs in groups.items():
+            labs.sort(key=lambda lab: lab.collected_on)  # stable: equal dates keep their order
+            out[analyte] = (tuple(labs), tuple(Point(lab.collected_on, lab.canonical) for lab in labs))
+        return out
+
     def labs_of(self, analyte: str) -> list[Lab]:
         """Labs of one analyte, oldest first (stable for equal dates)."""
-        return sorted((lab for lab in self.labs if lab.analyte == analyte), key=lambda lab: lab.collected_on)
+        found = self._by_analyte.get(analyte)
+        return list(found[0]) if found else []
 
     def series(self, analyte: str) -> list[Point]:
         """The analyte's values as a series for ``clinical.trends``, oldest first."""
-        return [Point(lab.collected_on, lab.canonical) for lab in self.labs_of(analyte)]
+        found = self._by_analyte.get(analyte)
+        return list(found[1]) if found else []
+
+    @functools.cached_property
+    def _metreleptin(self) -> tuple[Course, ...]:
+        return tuple(sorted((c for c in self.courses if c.drug == "metreleptin"), key=lambda c: c.start_date))
 
     def metreleptin_courses(self) -> list[Course]:
-        return sorted((c for c in self.courses if c.drug == "metreleptin"), key=lambda c: c.start_date)
+        return list(self._metreleptin)
 
     def weight_on_or_before(self, day: dt.date) -> Decimal | None:
         before = [w for w in self.weights if w.on <= day]

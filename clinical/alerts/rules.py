@@ -8,6 +8,7 @@ ISO strings) so that its message can be written later in any viewer's unit syste
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
@@ -408,8 +409,7 @@ def rule_monitoring_overdue(record: PatientRecord) -> list[AlertCandidate]:
     ]
 
 
-def _median(values: list[Decimal]) -> Decimal:
-    s = sorted(values)
+def _median_of_sorted(s: list[Decimal]) -> Decimal:
     n = len(s)
     mid = n // 2
     return s[mid] if n % 2 else (s[mid - 1] + s[mid]) / 2
@@ -421,19 +421,19 @@ def rule_unit_error(record: PatientRecord) -> list[AlertCandidate]:
     out = []
     for analyte in sorted({lab.analyte for lab in record.labs}):
         labs = record.labs_of(analyte)
-        for i, lab in enumerate(labs):
-            prior = [p.canonical for p in labs[:i]]
-            if len(prior) < min_prior:
-                continue
-            median = _median(prior)
-            if median <= 0:
+        prior: list[Decimal] = []  # the earlier values, kept sorted
+        for lab in labs:
+            n_prior = len(prior)
+            median = _median_of_sorted(prior) if n_prior >= min_prior else None
+            bisect.insort(prior, lab.canonical)
+            if median is None or median <= 0:
                 continue
             if lab.canonical >= ratio * median or lab.canonical * ratio <= median:
                 out.append(
                     AlertCandidate(
                         "POSSIBLE_UNIT_ERROR",
                         f"lab:{lab.key}",
-                        _lab_params(lab, median=formatting.plain(median), n_prior=len(prior)),
+                        _lab_params(lab, median=formatting.plain(median), n_prior=n_prior),
                         lab.collected_on,
                     )
                 )
