@@ -12,19 +12,60 @@ alerts are brought in line with the candidates:
   is withdrawn with the reason, who and when (the correction or deletion behind it, read
   from the audit trail). Nothing is deleted.
 
-:func:`plan_alerts` is pure; :func:`withdrawal_reasons` reads the audit trail once for a
-whole chunk.
+:func:`plan_alerts` is pure and works on :class:`AlertRow` (the stored fields of an alert
+as plain data, no model instance); :func:`withdrawal_reasons` reads the audit trail once
+for a whole chunk.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from clinical import alerts
-from clinical.models import Alert, AlertStatus
+from clinical.models import AlertStatus
 from registry.models import AuditEvent, AuditEventPatient
+
+
+@dataclass(slots=True, eq=False)
+class AlertRow:
+    """The fields of one ``Alert`` row that an evaluation reads or writes (attribute names
+    are the model's ``attname``s); ``id`` None: not stored yet."""
+
+    patient_id: int
+    rule: str
+    subject_key: str
+    severity: str = ""
+    severity_rank: int = 2
+    status: str = AlertStatus.OPEN.value
+    message: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    observed_on: dt.date | None = None
+    lab_result_id: int | None = None
+    course_id: int | None = None
+    dose_change_id: int | None = None
+    visit_id: int | None = None
+    acknowledged_at: dt.datetime | None = None
+    acknowledged_by_id: int | None = None
+    acknowledge_note: str = ""
+    resolved_at: dt.datetime | None = None
+    withdrawn_at: dt.datetime | None = None
+    withdrawn_by_id: int | None = None
+    withdrawn_reason: str = ""
+    id: int | None = None
+    public_id: uuid.UUID | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+
+# Every stored field of an alert: what a new row is inserted with, and (less the row's
+# identity and creation) what an update may change.
+ALERT_FIELDS = tuple(f for f in AlertRow.__dataclass_fields__ if f != "id")
+ALERT_UPDATE_FIELDS = tuple(
+    f for f in ALERT_FIELDS if f not in ("patient_id", "rule", "subject_key", "public_id", "created_at")
+)
 
 # Params that move with the calendar rather than with the evidence (the age of a course):
 # a change in them is not "a different value" and does not reopen an acknowledged alert.
@@ -44,9 +85,9 @@ _ACTION_VERB = {"create": "added", "update": "corrected", "delete": "deleted"}
 
 @dataclass
 class Plan:
-    create: list[Alert] = field(default_factory=list)
-    update: list[Alert] = field(default_factory=list)
-    withdraw: list[Alert] = field(default_factory=list)  # also in ``update``; reasons filled later
+    create: list[AlertRow] = field(default_factory=list)
+    update: list[AlertRow] = field(default_factory=list)
+    withdraw: list[AlertRow] = field(default_factory=list)  # also in ``update``; reasons filled later
     created: int = 0
     updated: int = 0
     reopened: int = 0
@@ -59,7 +100,7 @@ def value_params(rule: str, params: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (params or {}).items() if k not in skip}
 
 
-def _reopen(row: Alert) -> None:
+def _reopen(row: AlertRow) -> None:
     row.status = AlertStatus.OPEN
     row.resolved_at = None
     row.acknowledged_at, row.acknowledged_by_id, row.acknowledge_note = None, None, ""
@@ -70,7 +111,7 @@ def plan_alerts(
     pid: int,
     candidates: list[alerts.AlertCandidate],
     fields_of: Any,
-    existing: dict[tuple[str, str], Alert],
+    existing: dict[tuple[str, str], AlertRow],
     now: dt.datetime,
 ) -> Plan:
     """The inserts and updates that bring one patient's alerts in line with ``candidates``
@@ -83,7 +124,7 @@ def plan_alerts(
         fields = fields_of(c)
         row = existing.get(key)
         if row is None:
-            plan.create.append(Alert(patient_id=pid, rule=c.rule, subject_key=c.subject_key, **fields))
+            plan.create.append(AlertRow(patient_id=pid, rule=c.rule, subject_key=c.subject_key, **fields))
             continue
         changed = any(getattr(row, k) != v for k, v in fields.items())
         value_changed = value_params(row.rule, row.params) != value_params(c.rule, fields["params"])
@@ -122,7 +163,7 @@ def _who(event: AuditEvent) -> str:
     return event.user.get_username() if event.user is not None else "the system"
 
 
-def withdrawal_reasons(rows: list[Alert], today: dt.date) -> None:
+def withdrawal_reasons(rows: list[AlertRow], today: dt.date) -> None:
     """Fill ``withdrawn_reason`` and ``withdrawn_by`` of alerts being withdrawn from the
     audit trail (three queries for the whole chunk, none when nothing is withdrawn).
 

@@ -141,6 +141,9 @@ class Patient(models.Model):
     needs_evaluation = models.BooleanField(default=False)
     dirty_since = models.DateTimeField(null=True, blank=True)
     evaluated_at = models.DateTimeField(null=True, blank=True)
+    # What the last evaluation saw (rules version, evaluation date, digest of the inputs:
+    # clinical/fingerprint.py): an evaluation that finds the same key has nothing to do.
+    evaluation_key = models.CharField(max_length=80, blank=True, default="", editable=False)
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -159,15 +159,20 @@ def test_evaluation_query_count_does_not_grow_with_the_record(patient_a, clinici
     metreleptin_patient(patient_a, clinician_a)
     lab(patient_a, clinician_a, "triglycerides", "1200", "mg/dL", dt.date(2025, 1, 10))
     lab(patient_a, clinician_a, "glucose", "50", "mg/dL", dt.date(2025, 1, 10))
-    # savepoint, advisory lock, patient, diagnoses, labs, courses, doses, weights,
-    # existing alerts, insert alerts, delete + insert snapshots, delete + insert course
-    # responses, clear the flag, release savepoint (no withdrawal: no audit lookups)
+    # savepoint, advisory lock, patient with the digest of its inputs, diagnoses, labs,
+    # courses, doses, weights, stored alerts, insert alerts, stored + insert snapshots,
+    # stored + insert course responses, clear the flag, release savepoint (no withdrawal:
+    # no audit lookups)
     with django_assert_num_queries(16):
         patient_evaluate(patient_id=patient_a.pk, today=TODAY)
     for i in range(10):
         lab(patient_a, clinician_a, "glucose", str(45 + i), "mg/dL", dt.date(2025, 2, 1 + i))
-    # the same 16: the 10 new alerts go in the one insert, unchanged alerts are not written
-    with django_assert_num_queries(16):
+    # 15: the 10 new alerts go in the one insert, unchanged alerts are not written; the
+    # glucose snapshot is updated in one query, the unchanged course response not at all
+    with django_assert_num_queries(15):
+        patient_evaluate(patient_id=patient_a.pk, today=TODAY)
+    # unchanged: savepoint, lock, patient with its digest, clear the flag, release
+    with django_assert_num_queries(5):
         patient_evaluate(patient_id=patient_a.pk, today=TODAY)
     # 50 and 45..53 mg/dL are below 54; 54 itself is LOW_GLUCOSE only
     assert Alert.objects.filter(patient=patient_a, rule="HYPOGLYCEMIA").count() == 10
@@ -238,8 +243,13 @@ def test_chunk_evaluation_equals_one_patient_at_a_time(patient_a, clinician_a, s
     Alert.objects.all().delete()
     TrendSnapshot.objects.all().delete()
     CourseResponse.objects.all().delete()
+    # outputs removed behind the evaluation's back: their inputs did not change, so only
+    # a forced evaluation writes them again
     for p in cohort:
         patient_evaluate(patient_id=p.pk, today=TODAY)
+    assert _state() == ([], [], [])
+    for p in cohort:
+        patient_evaluate(patient_id=p.pk, today=TODAY, force=True)
     assert _state() == chunked
     # re-evaluating the chunk changes nothing and creates nothing
     again = patients_evaluate(patient_ids=[p.pk for p in cohort], today=TODAY)
@@ -249,9 +259,9 @@ def test_chunk_evaluation_equals_one_patient_at_a_time(patient_a, clinician_a, s
 
 def test_chunk_query_count_does_not_grow_with_the_chunk(patient_a, clinician_a, site_a, django_assert_num_queries):
     cohort = _chunk_cohort([patient_a], clinician_a, site_a)
-    # savepoint, advisory locks (one query), patients, diagnoses, labs, doses, courses, weights,
-    # existing alerts, insert alerts, delete + insert snapshots, delete + insert course
-    # responses, clear the flags, release savepoint
+    # savepoint, advisory locks (one query), patients with their digests, diagnoses, labs,
+    # doses, courses, weights, stored alerts, insert alerts, stored + insert snapshots,
+    # stored + insert course responses, clear the flags, release savepoint
     with django_assert_num_queries(16):
         patients_evaluate(patient_ids=[p.pk for p in cohort[:2]], today=TODAY)
     with django_assert_num_queries(16):
