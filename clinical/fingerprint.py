@@ -26,6 +26,7 @@ import os
 
 # The modules whose code decides what an evaluation writes.
 RULE_MODULES = (
+    "clinical.alerts",
     "clinical.alerts.messages",
     "clinical.alerts.rules",
     "clinical.alerts.table",
