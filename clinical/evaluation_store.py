@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 import time
 import uuid
 from collections import defaultdict
@@ -162,11 +163,14 @@ def update(model: type[models.Model], names: Sequence[str], rows: list[tuple[int
         model.objects.bulk_update([model(pk=pk, **values) for pk, values in rows], list(names), batch_size=WRITE_BATCH)
 
 
+_alert_values = operator.attrgetter(*ALERT_FIELDS)
+
+
 def insert_alerts(rows: list[AlertRow], now: dt.datetime) -> None:
     for row in rows:
         row.public_id = uuid.uuid4()
         row.created_at = row.updated_at = now
-    insert(Alert, ALERT_FIELDS, ([getattr(r, f) for f in ALERT_FIELDS] for r in rows))
+    insert(Alert, ALERT_FIELDS, map(_alert_values, rows))
 
 
 def update_alerts(rows: list[AlertRow]) -> None:
@@ -184,14 +188,16 @@ def sync(
     """Bring the stored rows in line with the computed ones (dicts of key and value
     fields): insert new keys, update changed values (and ``computed_at``), delete keys no
     longer computed. Unchanged rows are not written. Returns (inserted, updated, deleted)."""
+    key_of, values_of = operator.itemgetter(*key), operator.itemgetter(*values)
+    one_key = len(key) == 1  # itemgetter of one field gives the value, not a tuple
     new, changed, seen = [], [], set()
     for row in computed:
-        k = tuple(row[f] for f in key)
+        k = (key_of(row),) if one_key else key_of(row)
         seen.add(k)
         old = stored.get(k)
         if old is None:
-            new.append([*(row[f] for f in key), *(row[f] for f in values), now])
-        elif any(old[1][f] != row[f] for f in values):
+            new.append((*k, *values_of(row), now))
+        elif values_of(old[1]) != values_of(row):
             changed.append((old[0], {**{f: row[f] for f in values}, "computed_at": now}))
     gone = [pk for k, (pk, _) in stored.items() if k not in seen]
     insert(model, [*key, *values, "computed_at"], new)

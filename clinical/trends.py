@@ -31,8 +31,12 @@ def latest(points: Sequence[Point]) -> Point | None:
 
 def baseline(points: Sequence[Point], start: dt.date) -> Point | None:
     """The last value in the 90 days up to and including ``start``; None: "no baseline"."""
+    return _baseline(_sorted(points), start)
+
+
+def _baseline(s: list[Point], start: dt.date) -> Point | None:
     lo = start - dt.timedelta(days=catalogue.BASELINE_WINDOW_DAYS)
-    inside = [p for p in _sorted(points) if lo <= p.on <= start]
+    inside = [p for p in s if lo <= p.on <= start]
     return inside[-1] if inside else None
 
 
@@ -45,14 +49,21 @@ def month_value(points: Sequence[Point], start: dt.date, month: int, end: dt.dat
     """The value closest to start + m x 30.44 days within +/- the month's window; ties go
     to the earlier value. Only values collected while the course ran (``start`` to
     ``end`` inclusive; no end: ongoing) count: a value after the stop is not a response."""
+    return _month_value(_on_course(_sorted(points), start, end), start, month)
+
+
+def _on_course(s: list[Point], start: dt.date, end: dt.date | None) -> list[tuple[Decimal, Point]]:
+    """The points collected while the course ran, in order, with their day from the start."""
+    return [(Decimal((p.on - start).days), p) for p in s if not (p.on < start or (end is not None and p.on > end))]
+
+
+def _month_value(on_course: list[tuple[Decimal, Point]], start: dt.date, month: int) -> Point | None:
     target = month_target_offset(month)
     window = Decimal(catalogue.MONTH_WINDOWS[month])
     best: tuple[Decimal, dt.date] | None = None
     chosen = None
-    for p in _sorted(points):
-        if p.on < start or (end is not None and p.on > end):
-            continue
-        distance = abs(Decimal((p.on - start).days) - target)
+    for days, p in on_course:
+        distance = abs(days - target)
         if distance > window:
             continue
         key = (distance, p.on)
@@ -77,15 +88,23 @@ def percent_change(value: Point | None, base: Point | None) -> Decimal | None:
 
 def nadir(points: Sequence[Point], start: dt.date, end: dt.date | None = None) -> Point | None:
     """The lowest value on treatment (start..end inclusive); the earliest of equal lows."""
-    on = [p for p in _sorted(points) if p.on >= start and (end is None or p.on <= end)]
+    return _nadir(_sorted(points), start, end)
+
+
+def _nadir(s: list[Point], start: dt.date, end: dt.date | None) -> Point | None:
+    on = [p for p in s if p.on >= start and (end is None or p.on <= end)]
     return min(on, key=lambda p: (p.value, p.on)) if on else None
 
 
 def theil_sen_slope_per_year(points: Sequence[Point], as_of: dt.date) -> float | None:
     """Median of pairwise slopes (per 365.25 days) over the last 730 days up to ``as_of``;
     None with fewer than 3 values or when all share one date."""
+    return _theil_sen(_sorted(points), as_of)
+
+
+def _theil_sen(s: list[Point], as_of: dt.date) -> float | None:
     lo = as_of - dt.timedelta(days=catalogue.SLOPE_WINDOW_DAYS)
-    inside = [p for p in _sorted(points) if lo <= p.on <= as_of]
+    inside = [p for p in s if lo <= p.on <= as_of]
     if len(inside) < catalogue.SLOPE_MIN_VALUES:
         return None
     slopes = []
@@ -164,21 +183,23 @@ def analyte_trend(
     points: Sequence[Point], *, as_of: dt.date, start: dt.date | None = None, end: dt.date | None = None
 ) -> AnalyteTrend:
     """Latest and slope always; baseline, month values and nadir relative to a course."""
+    s = _sorted(points)  # once: the parts below read the same ordered series
     months: dict[int, MonthValue] = {}
     base = nad = None
     if start is not None:
-        base = baseline(points, start)
-        nad = nadir(points, start, end)
+        base = _baseline(s, start)
+        nad = _nadir(s, start, end)
+        on_course = _on_course(s, start, end)
         for m in MONTHS:
-            v = month_value(points, start, m, end)
+            v = _month_value(on_course, start, m)
             if v is not None:
                 months[m] = MonthValue(v, change(v, base), percent_change(v, base))
     return AnalyteTrend(
         n_values=len(points),
-        latest=latest(points),
+        latest=s[-1] if s else None,
         baseline=base,
         nadir=nad,
-        slope_per_year=theil_sen_slope_per_year(points, as_of),
+        slope_per_year=_theil_sen(s, as_of),
         months=months,
     )
 
