@@ -51,24 +51,17 @@ def _lab_params(lab: Lab, **extra: Any) -> dict[str, Any]:
 def rule_triglycerides(record: PatientRecord) -> list[AlertCandidate]:
     """TG_SEVERE and TG_VERY_HIGH; TG_SEVERE supersedes TG_VERY_HIGH for one result."""
     severe, very_high = THRESHOLDS["TG_SEVERE"].canonical, THRESHOLDS["TG_VERY_HIGH"].canonical
+    severe_text, very_high_text = formatting.plain(severe), formatting.plain(very_high)
     out = []
     for lab in record.labs_of("triglycerides"):
         if lab.canonical >= severe:
             out.append(
-                AlertCandidate(
-                    "TG_SEVERE",
-                    f"lab:{lab.key}",
-                    _lab_params(lab, threshold=formatting.plain(severe)),
-                    lab.collected_on,
-                )
+                AlertCandidate("TG_SEVERE", f"lab:{lab.key}", _lab_params(lab, threshold=severe_text), lab.collected_on)
             )
         elif lab.canonical >= very_high:
             out.append(
                 AlertCandidate(
-                    "TG_VERY_HIGH",
-                    f"lab:{lab.key}",
-                    _lab_params(lab, threshold=formatting.plain(very_high)),
-                    lab.collected_on,
+                    "TG_VERY_HIGH", f"lab:{lab.key}", _lab_params(lab, threshold=very_high_text), lab.collected_on
                 )
             )
     return out
@@ -79,6 +72,7 @@ def rule_glucose(record: PatientRecord) -> list[AlertCandidate]:
     HYPERGLYCEMIA_SEVERE whatever the fasting state."""
     hypo, low = THRESHOLDS["HYPOGLYCEMIA"].canonical, THRESHOLDS["LOW_GLUCOSE"].canonical
     severe = THRESHOLDS["HYPERGLYCEMIA_SEVERE"].canonical
+    text = {t: formatting.plain(t) for t in (hypo, low, severe)}
     out = []
     for lab in record.labs_of("glucose"):
         if lab.canonical >= severe:
@@ -86,7 +80,7 @@ def rule_glucose(record: PatientRecord) -> list[AlertCandidate]:
                 AlertCandidate(
                     "HYPERGLYCEMIA_SEVERE",
                     f"lab:{lab.key}",
-                    _lab_params(lab, threshold=formatting.plain(severe)),
+                    _lab_params(lab, threshold=text[severe]),
                     lab.collected_on,
                 )
             )
@@ -95,15 +89,13 @@ def rule_glucose(record: PatientRecord) -> list[AlertCandidate]:
                 AlertCandidate(
                     "HYPOGLYCEMIA",
                     f"lab:{lab.key}",
-                    _lab_params(lab, threshold=formatting.plain(hypo)),
+                    _lab_params(lab, threshold=text[hypo]),
                     lab.collected_on,
                 )
             )
         elif lab.canonical < low:
             out.append(
-                AlertCandidate(
-                    "LOW_GLUCOSE", f"lab:{lab.key}", _lab_params(lab, threshold=formatting.plain(low)), lab.collected_on
-                )
+                AlertCandidate("LOW_GLUCOSE", f"lab:{lab.key}", _lab_params(lab, threshold=text[low]), lab.collected_on)
             )
     return out
 
