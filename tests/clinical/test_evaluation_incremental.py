@@ -233,6 +233,9 @@ def _golden_outputs(monkeypatch, *, postgres: bool):
     for _ in range(2):
         result = patients_evaluate(patient_ids=ids, today=TODAY)
     assert result.unchanged == (len(ids) if postgres else 0)
+    # a later day: alerts, snapshots and responses updated, resolved, withdrawn
+    result = patients_evaluate(patient_ids=ids, today=TODAY + dt.timedelta(days=400))
+    assert result.unchanged == 0 and result.updated + result.resolved + result.withdrawn > 0
     assert result.patients == result.flags_cleared == len(ids)
     keys = set(Patient.objects.filter(pk__in=ids).values_list("evaluation_key", flat=True))
     assert (keys == {""}) is not postgres
