@@ -1,6 +1,6 @@
 """Celery signal handlers: the enqueuing request's id travels in a message header and is
-set on the worker's log records while the task runs; the worker stamps its heartbeat on
-start."""
+set on the worker's log records while the task runs; database connections are checked
+around each task as around each request; the worker stamps its heartbeat on start."""
 
 from __future__ import annotations
 
@@ -37,6 +37,19 @@ def unbind_request_id(sender=None, task_id=None, **_kwargs) -> None:
     token = _tokens.pop(task_id, None)
     if token is not None:
         request_id_var.reset(token)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def check_database_connections(sender=None, task=None, **_kwargs) -> None:
+    """Close the connections that are broken or older than CONN_MAX_AGE and have the next
+    use health-check the others (Django's request signals do the same). Not for a task run
+    eagerly inside a caller's transaction."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 @worker_ready.connect

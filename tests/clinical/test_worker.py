@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import connection
 
 from clinical import services
-from clinical.evaluation import EVALUATION_LOCK_NAMESPACE
+from clinical.evaluation_store import EVALUATION_LOCK_NAMESPACE
 from clinical.models import Alert
 from registry.celery import app
 from registry.models import Patient
