@@ -361,7 +361,10 @@ class TrendSnapshot(models.Model):
     """Trend of one analyte for one patient (RULES.md section 3), in canonical units.
 
     Baseline and month-m values refer to ``course`` (the latest metreleptin course) when
-    there is one. Replaced atomically on each evaluation.
+    there is one. Kept in line with the record by each evaluation: a row is written only
+    when its values change (``computed_at``: when these values were computed; the
+    patient's ``evaluated_at`` says when they were last confirmed), deleted when its
+    analyte has no result left.
     """
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="trend_snapshots")

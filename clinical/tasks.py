@@ -1,8 +1,12 @@
 """Thin Celery tasks: they take ids (JSON only) and call ``clinical.evaluation``, which
 also answers which patients to evaluate (no queries here).
 
-Every task body is idempotent (alerts are unique per patient, rule and subject; trends are
-replaced), so the evaluating tasks acknowledge late and are re-queued if the worker dies.
+Every task body is idempotent (alerts are unique per patient, rule and subject; snapshots
+and course responses are kept in line with the record; a patient whose inputs, rules and
+date are unchanged is skipped), so the evaluating tasks acknowledge late and are re-queued
+if the worker dies. The nightly recompute fans the registry out in chunks of
+``DEFAULT_CHUNK_SIZE`` patients: big enough that the per-chunk queries and the message are
+a small part of a chunk, small enough that two worker processes finish close together.
 Only a lost database connection is retried, with exponential backoff; a message whose
 worker keeps dying is parked after a few deliveries (ops/task_base.py).
 """
