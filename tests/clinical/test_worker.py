@@ -242,3 +242,37 @@ def test_redis_unreachable_save_succeeds_and_the_sweep_catches_up(start_worker, 
     sweep_dirty_patients.delay(older_than_seconds=0)
     assert wait_for(lambda: tg_severe(patient).exists(), 10), "the sweep did not evaluate the patient"
     assert wait_for(lambda: not Patient.objects.get(pk=patient.pk).needs_evaluation, 5)
+
+
+def test_the_worker_keeps_its_database_connection_across_tasks(start_worker, people):
+    """A new connection per task costs a new server process and its cold catalogue caches;
+    the worker keeps one (checked around each task) while it is usable and young."""
+    from clinical.tasks import evaluate_patient
+
+    site, user = people
+    patients = [make_patient(site=site, by=user) for _ in range(3)]
+    start_worker()
+
+    def worker_backends() -> set[int]:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return {row[0] for row in cur.fetchall()}
+
+    def evaluated(patient, after) -> bool:
+        at = Patient.objects.get(pk=patient.pk).evaluated_at
+        return at is not None and (after is None or at > after)
+
+    before = Patient.objects.get(pk=patients[0].pk).evaluated_at
+    evaluate_patient.delay(patients[0].pk)
+    assert wait_for(lambda: evaluated(patients[0], before), 10)
+    time.sleep(0.3)  # the task's end (acknowledgement, connection check) is done
+    first = worker_backends()
+    assert first, "the worker closed its connection after the task"
+    for p in patients[1:]:
+        before = Patient.objects.get(pk=p.pk).evaluated_at
+        evaluate_patient.delay(p.pk)
+        assert wait_for(lambda p=p, before=before: evaluated(p, before), 10)
+    time.sleep(0.3)
+    assert worker_backends() == first
