@@ -67,10 +67,10 @@ def evaluate_patient(patient_id: int) -> None:
 
 
 @shared_task(name="clinical.tasks.evaluate_patients", **IDEMPOTENT, **RETRY)
-def evaluate_patients(patient_ids: list[int]) -> int:
+def evaluate_patients(patient_ids: list[int], force: bool = False) -> int:
     """Evaluate a chunk of patients in this worker (one message per chunk, not per patient),
-    with a bounded number of queries for the whole chunk."""
-    return patients_evaluate(patient_ids=[int(pid) for pid in patient_ids]).patients
+    with a bounded number of queries for the whole chunk; ``force``: unchanged ones too."""
+    return patients_evaluate(patient_ids=[int(pid) for pid in patient_ids], force=bool(force)).patients
 
 
 @shared_task(name="clinical.tasks.sweep_dirty_patients", **IDEMPOTENT, **RETRY)
@@ -85,23 +85,27 @@ def sweep_dirty_patients(older_than_seconds: int = SWEEP_GRACE_SECONDS, limit: i
     return len(ids)
 
 
-def fan_out(ids: Iterable[int], chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+def fan_out(ids: Iterable[int], chunk_size: int = DEFAULT_CHUNK_SIZE, force: bool = False) -> int:
     """Publish one ``evaluate_patients`` message per chunk; returns the number of chunks."""
     n = 0
     for chunk in chunks(ids, chunk_size):
-        evaluate_patients.delay(chunk)
+        if force:
+            evaluate_patients.delay(chunk, True)
+        else:
+            evaluate_patients.delay(chunk)
         n += 1
     return n
 
 
 @shared_task(name="clinical.tasks.recompute_registry", **IDEMPOTENT)
-def recompute_registry(chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
-    """Nightly: every patient, in chunks fanned out to the workers. The id scan reads the
+def recompute_registry(chunk_size: int = DEFAULT_CHUNK_SIZE, force: bool = False) -> int:
+    """Nightly: every patient, in chunks fanned out to the workers (those whose inputs,
+    rules and date are unchanged are skipped unless ``force``). The id scan reads the
     replica when one is configured (a registry-wide read that tolerates lag)."""
     from registry.db_router import reading_from_replica
 
     with reading_from_replica():
-        return fan_out(all_patient_ids(), chunk_size)
+        return fan_out(all_patient_ids(), chunk_size, force=bool(force))
 
 
 @shared_task(name="clinical.tasks.check_monitoring_overdue", **IDEMPOTENT)

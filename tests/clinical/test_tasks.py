@@ -140,7 +140,14 @@ def test_command_in_process(site_a, clinician_a):
     assert TrendSnapshot.objects.count() == 3
     out = io.StringIO()
     call_command("recompute_trends", "--no-progress", stdout=out)
-    assert "0 new alert(s)" in out.getvalue() and Alert.objects.count() == 3
+    assert "0 new alert(s); 3 unchanged" in out.getvalue() and Alert.objects.count() == 3
+    # computed rows removed by hand: only --force writes them again
+    Alert.objects.all().delete()
+    call_command("recompute_trends", "--no-progress", stdout=io.StringIO())
+    assert not Alert.objects.exists()
+    out = io.StringIO()
+    call_command("recompute_trends", "--no-progress", "--force", stdout=out)
+    assert "3 new alert(s); 0 unchanged" in out.getvalue() and Alert.objects.count() == 3
 
 
 def test_command_async_publishes_chunks(site_a, clinician_a, monkeypatch):
@@ -152,6 +159,10 @@ def test_command_async_publishes_chunks(site_a, clinician_a, monkeypatch):
     call_command("recompute_trends", "--async", "--chunk-size", "2", stdout=out)
     assert "Published 2 chunk(s) for 3 patient(s)" in out.getvalue()
     assert [len(c) for c in published] == [2, 1]
+    forced = []
+    monkeypatch.setattr(tasks.evaluate_patients, "delay", lambda ids, force=False: forced.append(force))
+    call_command("recompute_trends", "--async", "--force", "--chunk-size", "2", stdout=io.StringIO())
+    assert forced == [True, True]
 
 
 def test_command_unknown_patient(db):

@@ -1,7 +1,9 @@
 """Recompute trends, course responses and alerts for every patient (or some).
 
 In-process by default, with a progress bar: each chunk is evaluated by
-``clinical.evaluation.patients_evaluate`` with a bounded number of queries. ``--async``
+``clinical.evaluation.patients_evaluate`` with a bounded number of queries; patients whose
+inputs, rules and date are unchanged since their last evaluation are skipped unless
+``--force``. ``--async``
 publishes one ``evaluate_patients`` message per chunk for the workers instead (the nightly
 job's path).
 """
@@ -29,9 +31,23 @@ class Command(BaseCommand):
         parser.add_argument("--dirty-only", action="store_true", help="Only patients flagged for evaluation.")
         parser.add_argument("--patient", action="append", default=[], help="Registry code (repeatable).")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar (for logs).")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Evaluate even the patients whose inputs, rules and date are unchanged since their last "
+            "evaluation (after computed rows were removed or restored by hand).",
+        )
 
     def handle(
-        self, *args, chunk_size: int, run_async: bool, dirty_only: bool, patient: list[str], no_progress: bool, **kw
+        self,
+        *args,
+        chunk_size: int,
+        run_async: bool,
+        dirty_only: bool,
+        patient: list[str],
+        no_progress: bool,
+        force: bool = False,
+        **kw,
     ):
         if chunk_size < 1:
             raise CommandError("--chunk-size must be at least 1.")
@@ -45,20 +61,22 @@ class Command(BaseCommand):
                 raise CommandError(f"Unknown registry code(s): {', '.join(sorted(missing))}.")
         ids = list(qs.values_list("id", flat=True))
         if run_async:
-            n = fan_out(ids, chunk_size)
+            n = fan_out(ids, chunk_size, force=force)
             self.stdout.write(f"Published {n} chunk(s) for {len(ids)} patient(s).")
             return
         started = time.perf_counter()
-        labs = alerts_created = 0
+        labs = alerts_created = unchanged = 0
         with tqdm(total=len(ids), unit="patient", disable=no_progress, file=self.stderr._out) as bar:
             for chunk in chunks(ids, chunk_size):
-                result = patients_evaluate(patient_ids=chunk)
+                result = patients_evaluate(patient_ids=chunk, force=force)
                 labs += result.labs
                 alerts_created += result.created
+                unchanged += result.unchanged
                 bar.update(len(chunk))
         elapsed = time.perf_counter() - started
         rate = len(ids) / elapsed if elapsed else 0.0
         self.stdout.write(
             f"Recomputed {len(ids)} patient(s), {labs} lab result(s) in {elapsed:.1f} s "
-            f"({rate:.0f} patients/s); {alerts_created} new alert(s)."
+            f"({rate:.0f} patients/s); {alerts_created} new alert(s); {unchanged} unchanged since their last "
+            "evaluation."
         )
