@@ -69,6 +69,47 @@ def test_revoked_token_is_refused_and_token_in_url_is_ignored(clinician_a):
 
 
 @pytest.mark.django_db
+def test_the_token_lookup_brings_the_same_scope_as_the_memberships(site_a, site_b):
+    from django.utils import timezone
+
+    from registry import access
+    from registry.api.authentication import token_user
+    from registry.models import Membership, User
+    from tests.factories import make_user
+
+    mixed = make_user("mixed", site=site_a, role="clinician")
+    Membership.objects.create(user=mixed, site=site_b, role="researcher")
+    users = [
+        mixed,
+        make_user("lead", site=site_b, role="site_lead"),
+        make_user("admin_role", site=site_a, role="registry_admin"),
+        make_user("root", is_superuser=True),
+        make_user("nobody"),
+    ]
+    for user in users:
+        _token, key = token_issue(user=user)
+        found, token = token_user(key, now=timezone.now())
+        assert found.pk == user.pk == token.user_id and token.user is found
+        assert found._registry_scope == access.scope_for(User.objects.get(pk=user.pk))
+        assert not {"token_id", "token_last_used_at", "scope_pairs"} & set(vars(found))
+    assert token_user("ldr_not-a-key", now=timezone.now()) is None
+
+
+@pytest.mark.django_db
+def test_membership_changes_apply_to_the_next_api_request(clinician_a, site_a, patient_a):
+    from registry.models import Membership
+
+    api = api_for(clinician_a)
+    labs = f"/api/v1/patients/{patient_a.public_id}/labs/"
+    assert api.get(labs).status_code == 200
+    Membership.objects.filter(user=clinician_a).update(role="researcher")
+    assert api.get(labs).status_code == 200  # a researcher reads consenting patients' labs
+    assert "family_name" not in api.get(f"/api/v1/patients/{patient_a.public_id}/").json()
+    Membership.objects.filter(user=clinician_a).delete()
+    assert api.get(labs).status_code == 403
+
+
+@pytest.mark.django_db
 def test_user_without_membership_is_forbidden(db):
     from tests.factories import make_user
 
@@ -183,8 +224,9 @@ def test_patient_list_query_count(api_a, clinician_a, site_a, django_assert_num_
 
     for _ in range(5):
         make_patient(site=site_a, by=clinician_a)
-    # token lookup, token last_used update, memberships (scope), patients page with site and identity joined
-    with django_assert_num_queries(4):
+    # token lookup with the memberships (scope), token last_used update, patients page with
+    # site and identity joined
+    with django_assert_num_queries(3):
         response = api_a.get("/api/v1/patients/?page_size=3")
     assert len(response.json()["results"]) == 3 and response.json()["next"]
 
