@@ -104,10 +104,44 @@ def test_lab_list_filters_ordering_and_cursor(api_a, api_res, clinician_a, patie
 def test_lab_list_query_count(api_a, clinician_a, patient_a, django_assert_num_queries):
     for i in range(5):
         make_lab(patient=patient_a, analyte="alt", value=20 + i, collected_on=dt.date(2024, 1, 1 + i), by=clinician_a)
-    # token, token last_used update, memberships, patient, lab page (patient and visit joined)
-    with django_assert_num_queries(5):
+    # token with its user and memberships, token last_used update, lab page (the patient
+    # scoped on the join, the visit joined for its id)
+    with django_assert_num_queries(3):
         response = api_a.get(lab_url(patient_a))
     assert len(response.json()["results"]) == 5
+    # within a minute of the last use, no update: token, lab page
+    with django_assert_num_queries(2):
+        assert len(api_a.get(lab_url(patient_a)).json()["results"]) == 5
+
+
+@pytest.mark.django_db
+def test_lab_list_empty_page_reads_the_patient(api_a, patient_a, patient_b, django_assert_num_queries):
+    api_a.get(lab_url(patient_a))  # the token's last use is recorded
+    # token, lab page (empty), patient: an empty list of one's own patient...
+    with django_assert_num_queries(3):
+        response = api_a.get(lab_url(patient_a))
+    assert response.status_code == 200 and response.json()["results"] == []
+    # ...and a 404 for another site's patient, whose results the page never reads
+    with django_assert_num_queries(3):
+        assert api_a.get(lab_url(patient_b)).status_code == 404
+
+
+@pytest.mark.django_db
+def test_lab_list_scope_on_the_join(api_a, api_res, clinician_a, clinician_b, site_a, patient_b, registry_admin):
+    from tests.factories import make_patient
+
+    unconsented = make_patient(site=site_a, by=clinician_a, research_consent=False)
+    make_lab(patient=unconsented, analyte="alt", value=30, by=clinician_a)
+    make_lab(patient=patient_b, analyte="alt", value=31, by=clinician_b)
+    assert len(api_a.get(lab_url(unconsented)).json()["results"]) == 1
+    assert api_res.get(lab_url(unconsented)).status_code == 404  # researchers: consenting patients only
+    assert api_a.get(lab_url(patient_b)).status_code == 404
+    assert len(api_for(registry_admin).get(lab_url(patient_b)).json()["results"]) == 1
+    # another site's patient is a 404 before any parameter of the page is looked at
+    assert api_a.get(f"{lab_url(patient_b)}?page_size=0").status_code == 404
+    assert api_a.get(f"{lab_url(patient_b)}?cursor=bogus").status_code == 404
+    assert api_a.get(f"{lab_url(unconsented)}?page_size=0").status_code == 400
+    assert api_a.get(f"{lab_url(unconsented)}?cursor=bogus").status_code == 400
 
 
 @pytest.mark.django_db
