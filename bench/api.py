@@ -1,0 +1,198 @@
+"""API under concurrent load: one patient's lab list (50 rows), token-authenticated and
+site-scoped, served by gunicorn over loopback, against a bare DRF view of the same rows.
+
+- Saturation: wrk, 2 threads, 32 connections, 10 s; 3 runs of each endpoint, alternating
+  (after a short warm-up of both). Figure: requests/s, with the bare view as the reference
+  measured in the same run (target ratio >= 0.65).
+- Steady rate: 50 requests/s for 20 s from a paced client (bench/_http.py), 3 runs of the
+  real endpoint. Figures: p50 and p95 latency (target p95 < 100 ms), errors (target 0).
+
+gunicorn runs with the production settings (DEBUG off, sync workers, JSON access log)
+plus the bench-only URLconf that adds the bare view (bench/api_settings.py,
+bench/api_urls.py). The throttle stays on, at a rate the benchmark cannot reach
+(API_THROTTLE_RATE), so its cost is measured but no request is refused.
+
+Needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL). The database is emptied first and
+the demo cohort is seeded (``seed_demo``, BENCH_API_PATIENTS patients; BENCH_KEEP_DATA=1
+keeps a cohort seeded by an earlier run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _http import Gunicorn, get, paced, server_cpu, server_pids, wrk  # noqa: E402
+from _setup import figure, machine, percentile, record, setup, write  # noqa: E402
+
+PORT = int(os.environ.get("BENCH_API_PORT", "18310"))
+PATIENTS = int(os.environ.get("BENCH_API_PATIENTS", "30"))
+WORKERS = int(os.environ.get("BENCH_API_WORKERS", "4"))
+CONNECTIONS = 32
+SATURATION_S = int(os.environ.get("BENCH_API_SATURATION_S", "10"))
+STEADY_RATE = 50
+STEADY_S = int(os.environ.get("BENCH_API_STEADY_S", "20"))
+RUNS = 3
+THROTTLE_RATE = "100000000/hour"  # the throttle runs on every request but refuses none
+
+
+def seed() -> tuple[str, str]:
+    """The demo cohort; returns (the patient's public id, a token key of a clinician of
+    the patient's site) for the patient of that site with the most lab results (>= 50)."""
+    from django.core.management import call_command
+    from django.db.models import Count
+
+    from bench import synthetic
+    from clinical.models import LabResult
+    from registry import access
+    from registry.models import Patient, User
+    from registry.tokens import token_issue
+
+    if not (os.environ.get("BENCH_KEEP_DATA") and User.objects.filter(username="clin_north").exists()):
+        synthetic.reset()
+        call_command("seed_demo", patients=PATIENTS, not_production=True, verbosity=0)
+    user = User.objects.get(username="clin_north")
+    top = (
+        LabResult.objects.filter(patient__in=access.patients_for_user(user))
+        .values("patient")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .first()
+    )
+    assert top and top["n"] >= 50, f"no patient of {user} with 50 lab results: {top}"
+    patient = Patient.objects.get(id=top["patient"])
+    _, key = token_issue(user=user, name="bench api")
+    return str(patient.public_id), key
+
+
+def same_rows(app: bytes, bare: bytes) -> int:
+    """Both endpoints return the same 50 results, in the same order, with the same values."""
+    rows, ref = json.loads(app)["results"], json.loads(bare)["results"]
+    assert len(rows) == len(ref) == 50, (len(rows), len(ref))
+    for row, r in zip(rows, ref, strict=True):
+        assert row["id"] == r["public_id"], (row["id"], r["public_id"])
+        assert (row["analyte"], row["unit"], row["collected_on"]) == (r["analyte"], r["unit"], r["collected_on"])
+        assert row["value"] == float(r["value"]) and row["version"] == r["version"]
+    return len(rows)
+
+
+def main() -> None:
+    setup()
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+    t_seed = time.perf_counter()
+    patient_id, key = seed()
+    seeded = time.perf_counter() - t_seed
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    for stale in client.scan_iter(match="*throttle_*"):  # throttle history of earlier runs
+        client.delete(stale)
+    app = f"/api/v1/patients/{patient_id}/labs/"
+    bare = f"/bench/bare/patients/{patient_id}/labs/"
+    auth = {"Authorization": f"Bearer {key}"}
+    sat_app, sat_bare, sat_errors, p50_app, p50_bare = [], [], [], [], []
+    steady_p50, steady_p95, steady_errors, steady_late = [], [], [], []
+    cpu_app, cpu_bare = [], []
+    with Gunicorn(
+        PORT, workers=WORKERS, settings="bench.api_settings", env={"API_THROTTLE_RATE": THROTTLE_RATE}
+    ) as server:
+        status_app, body_app = get(PORT, app, auth)
+        status_bare, body_bare = get(PORT, bare)
+        assert (status_app, status_bare) == (200, 200), (status_app, body_app[:200], status_bare, body_bare[:200])
+        rows = same_rows(body_app, body_bare)
+        assert get(PORT, app)[0] == 401  # the real endpoint refuses a request without the token
+        for path, headers in ((app, auth), (bare, {})):  # warm-up: every worker imports, connects
+            wrk(PORT, path, headers=headers, seconds=2)
+        pids = server_pids(server)  # after the warm-up: every worker holds its database connection
+        for run in range(RUNS):
+            for path, headers, out, p50, cpu in (
+                (app, auth, sat_app, p50_app, cpu_app),
+                (bare, {}, sat_bare, p50_bare, cpu_bare),
+            ):
+                before = server_cpu(pids)
+                res = wrk(PORT, path, headers=headers, connections=CONNECTIONS, seconds=SATURATION_S)
+                cpu.append((server_cpu(pids) - before) * 1000 / max(res.requests, 1))
+                out.append(res.requests_per_s)
+                p50.append(res.p50_ms)
+                if path == app:
+                    sat_errors.append(res.errors)
+                print(f"  saturation run {run + 1} {'app ' if path == app else 'bare'}: {res}, "
+                      f"server CPU {cpu[-1]:.2f} ms/request", flush=True)  # fmt: skip
+        for run in range(RUNS):
+            res = paced(PORT, app, rate=STEADY_RATE, seconds=STEADY_S, headers=auth)
+            steady_p50.append(percentile(res.latencies_ms, 50) if res.latencies_ms else float("inf"))
+            steady_p95.append(percentile(res.latencies_ms, 95) if res.latencies_ms else float("inf"))
+            steady_errors.append(res.errors)
+            steady_late.append(res.late_starts)
+            print(f"  steady run {run + 1}: p50 {steady_p50[-1]:.1f} ms p95 {steady_p95[-1]:.1f} ms "
+                  f"errors {res.errors} of {res.sent}, late starts {res.late_starts}", flush=True)  # fmt: skip
+    load = os.getloadavg()
+    figures = [
+        figure("saturation throughput", sat_app, "req/s", reference=sat_bare, reference_name="bare DRF view",
+               ratio_target=0.65, note=f"wrk -t2 -c{CONNECTIONS} -d{SATURATION_S}s, {WORKERS} sync workers; "
+               f"p50 latency app {percentile(p50_app, 50):.0f} ms, bare {percentile(p50_bare, 50):.0f} ms"),
+        figure("server CPU per request at saturation", cpu_app, "ms", higher_is_better=False, reference=cpu_bare,
+               reference_name="bare DRF view", note="gunicorn master and workers plus their PostgreSQL backends, "
+               "CPU time over the wrk run / requests served: the load-independent side of the ratio"),
+        figure("steady 50 req/s p50 latency", steady_p50, "ms", higher_is_better=False),
+        figure("steady 50 req/s p95 latency", steady_p95, "ms", target=100, higher_is_better=False,
+               target_on="p95", note="per-run p95; the target holds for the worst run"),
+        figure("errors", sat_errors + steady_errors, "count", target=1, higher_is_better=False, target_on="p95",
+               note="per run (saturation, then steady): socket errors, timeouts, non-2xx answers; target 0"),
+    ]  # fmt: skip
+    notes = (
+        f"One patient's lab list (`GET /api/v1/patients/<id>/labs/`, {rows} rows, Bearer token of a clinician "
+        f"of the patient's site) against a bare DRF view of the same rows (no auth, scoping, throttle or "
+        f"pagination), both in one gunicorn ({WORKERS} sync workers) on loopback. Load average at the end: "
+        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}."
+    )
+    record("api", figures, notes=notes)
+    lines = [
+        "# API under load",
+        "",
+        f"Machine: {machine()}",
+        "",
+        "## Method",
+        "",
+        "- Data: the demo cohort (`seed_demo`, "
+        f"{PATIENTS} patients, seeded in {seeded:.0f} s); the patient of DEMO-NORTH with the most lab results; "
+        "a token of `clin_north` (clinician at DEMO-NORTH).",
+        f"- Server: gunicorn with gunicorn.conf.py, {WORKERS} sync workers, DEBUG off, JSON access log, "
+        "Redis cache and throttle (rate raised so none is refused), bench-only URLconf adding the bare view.",
+        "- Real endpoint: token lookup, membership scope, patient lookup (404 outside the scope), query "
+        "parameters checked, cursor pagination, flags, JSON.",
+        "- Reference: `bench/api_urls.py` `BareLabList`, the same 50 rows as values, no auth, no scoping.",
+        f"- Saturation: wrk -t2 -c{CONNECTIONS} -d{SATURATION_S}s, {RUNS} runs each, alternating.",
+        f"- Steady: {STEADY_RATE} req/s for {STEADY_S} s, {RUNS} runs, 16 client threads with keep-alive, "
+        "latency from the scheduled send time.",
+        "",
+        "## Figures",
+        "",
+        "| run | app req/s | bare req/s | ratio | app p50 ms | bare p50 ms | app CPU ms/req | bare CPU ms/req "
+        "| app errors |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *[
+            f"| {i + 1} | {a:.0f} | {b:.0f} | {a / b:.2f} | {pa:.0f} | {pb:.0f} | {ca:.2f} | {cb:.2f} | {e} |"
+            for i, (a, b, pa, pb, ca, cb, e) in enumerate(
+                zip(sat_app, sat_bare, p50_app, p50_bare, cpu_app, cpu_bare, sat_errors, strict=True)
+            )
+        ],
+        "",
+        "| steady run | p50 ms | p95 ms | errors | late starts |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {i + 1} | {a:.1f} | {b:.1f} | {e} | {late} |"
+            for i, (a, b, e, late) in enumerate(zip(steady_p50, steady_p95, steady_errors, steady_late, strict=True))
+        ],
+        "",
+        notes,
+        "",
+    ]
+    write("api.md", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
