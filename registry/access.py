@@ -67,23 +67,20 @@ def scope_for(user: User) -> Scope:
     return scope
 
 
-def scope_pairs_sql(user_id_sql: str, *, vendor: str) -> str | None:
-    """A SQL expression for the memberships of the user whose id is ``user_id_sql`` (a
-    column of the outer query), as ``'<site id>:<role>'`` texts, for a query that reads the
-    user anyway (API token authentication) to bring the scope along: one query instead of
-    two on every API request. PostgreSQL only (``None`` elsewhere, where
-    :func:`scope_for` reads the memberships itself)."""
-    if vendor != "postgresql":
-        return None
+def scope_pairs_sql(user_id_sql: str) -> str:
+    """A PostgreSQL expression for the memberships of the user whose id is
+    ``user_id_sql`` (a column of the outer query), as ``'<site id>:<role>'`` texts: a query
+    that reads the user anyway (API token authentication) brings the scope along, one
+    query instead of two on every API request (:func:`remember_scope` keeps it)."""
     m = Membership._meta
     site, role, user = (m.get_field(name).column for name in ("site", "role", "user"))
     return f'ARRAY(SELECT m."{site}" || \':\' || m."{role}" FROM "{m.db_table}" m WHERE m."{user}" = {user_id_sql})'
 
 
-def remember_scope(user: User, pairs: list[str] | None) -> None:
+def remember_scope(user: User, pairs: list[str]) -> None:
     """Keep the scope that :func:`scope_pairs_sql` read with the user for the rest of the
     request (the same :class:`Scope` :func:`scope_for` would build)."""
-    if pairs is None or not user.is_authenticated or not user.is_active:
+    if not user.is_authenticated or not user.is_active:
         return
     roles = {int(site): role for site, role in (pair.split(":", 1) for pair in pairs)}
     user._registry_scope = Scope(user.is_superuser or Role.REGISTRY_ADMIN in roles.values(), roles)

@@ -34,11 +34,11 @@ def _datetime(value: dt.datetime | None, tz) -> str | None:
 
 
 def lab_row(row: Mapping[str, Any], *, sex: str, units: str | None, tz=None) -> dict[str, Any]:
-    """One result (a ``clinical.selectors.LAB_ROW_FIELDS`` row with ``visit_public_id``)
-    as the API shows it; ``sex`` is the patient's (for the flag)."""
+    """One result (a row of ``clinical.selectors.LAB_ROW_FIELDS``) as the API shows it;
+    ``sex`` is the patient's (for the flag)."""
     analyte = row["analyte"]
     canonical = row["canonical_value"]
-    visit = row["visit_public_id"]
+    visit = row["visit__public_id"]
     fasting = row["fasting"]
     out = {
         "id": str(row["public_id"]),

@@ -90,7 +90,7 @@ class LabList(RegistryAPIView):
         except exceptions.ValidationError:
             self.patient()
             raise
-        sex = page[0]["patient_sex"] if page else self.patient().sex
+        sex = page[0]["patient__sex"] if page else self.patient().sex
         return self.get_paginated_response(lab_rows(page, sex=sex, units=q.get("units")))
 
     @extend_schema(

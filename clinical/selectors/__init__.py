@@ -25,6 +25,7 @@ from clinical.selectors.patients import (
     patient_rows,
 )
 from clinical.selectors.records import (
+    LAB_ROW_FIELDS,
     course_dose,
     course_doses,
     last_height,
@@ -42,6 +43,7 @@ from clinical.selectors.records import (
 )
 
 __all__ = [
+    "LAB_ROW_FIELDS",
     "LIST_ANALYTES",
     "OBSERVED_WITHIN",
     "AlertListFilters",

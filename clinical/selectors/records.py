@@ -8,7 +8,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 
 from clinical import catalogue
 from clinical.models import CourseResponse, DoseChange, LabImport, LabResult, TreatmentCourse, TrendSnapshot, Visit
@@ -34,10 +34,11 @@ def patient_labs(
 
 
 # What the API's lab list reads of each row (``clinical.api.lab_rows``): the columns of
-# the result, its visit's public id and its patient's sex (for the flag); no model instances.
+# the result, its visit's public id and its patient's sex (for the flag); no model instances
+# (the cursor pages by collected_on, read here too).
 LAB_ROW_FIELDS = (
-    "id", "public_id", "analyte", "value", "unit", "canonical_value", "collected_on", "fasting",
-    "reference_low", "reference_high", "source", "version", "created_at", "updated_at",
+    "public_id", "analyte", "value", "unit", "canonical_value", "collected_on", "fasting", "reference_low",
+    "reference_high", "source", "version", "created_at", "updated_at", "visit__public_id", "patient__sex",
 )  # fmt: skip
 
 
@@ -46,7 +47,7 @@ def patient_lab_rows(
 ) -> QuerySet:
     """:func:`patient_labs` of the patient ``patient_id`` as ``user`` may read them, in one
     query (the patient is scoped on the join, ``registry.access.patient_records_for_user``):
-    dicts of ``LAB_ROW_FIELDS``, ``visit_public_id`` and ``patient_sex``, newest first.
+    dicts of ``LAB_ROW_FIELDS``, newest first.
     Empty for a patient that is not the user's as for one without results: the caller
     reads the patient when it needs to tell them apart (404)."""
     where: dict[str, Any] = {}
@@ -57,9 +58,7 @@ def patient_lab_rows(
     if date_to:
         where["collected_on__lte"] = date_to
     qs = access.patient_records_for_user(LabResult.objects.filter(**where), user, patient_id)
-    return qs.order_by("-collected_on", "-id").values(
-        *LAB_ROW_FIELDS, visit_public_id=F("visit__public_id"), patient_sex=F("patient__sex")
-    )
+    return qs.order_by("-collected_on", "-id").values(*LAB_ROW_FIELDS)
 
 
 def patient_lab(*, patient: Patient, public_id) -> LabResult:

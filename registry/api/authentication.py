@@ -22,35 +22,55 @@ from registry.models import ApiToken, User
 
 
 @functools.cache
-def _token_sql(vendor: str) -> str:
+def _token_sql() -> str:
+    """The user's columns (in the model's field order), the token's id and last use, and
+    the user's memberships, of the live token with a given hash (PostgreSQL)."""
     t, u = ApiToken._meta, User._meta
 
     def col(meta, name: str) -> str:
         return f'"{meta.get_field(name).column}"'
 
-    scope = access.scope_pairs_sql(f'u."{u.pk.column}"', vendor=vendor)
+    columns = ", ".join(f'u."{f.column}"' for f in u.concrete_fields)
+    user_id = f"u.{col(u, 'id')}"
     return (
-        f"SELECT u.*, t.{col(t, 'id')} AS token_id, t.{col(t, 'last_used_at')} AS token_last_used_at"
-        + (f", {scope} AS scope_pairs" if scope else "")
-        + f' FROM "{t.db_table}" t JOIN "{u.db_table}" u ON u."{u.pk.column}" = t.{col(t, "user")}'
+        f"SELECT {columns}, t.{col(t, 'id')}, t.{col(t, 'last_used_at')}, {access.scope_pairs_sql(user_id)}"
+        f' FROM "{t.db_table}" t JOIN "{u.db_table}" u ON u.{col(u, "id")} = t.{col(t, "user")}'
         f" WHERE t.{col(t, 'key_hash')} = %s AND t.{col(t, 'revoked_at')} IS NULL AND t.{col(t, 'expires_at')} > %s"
     )
 
 
 def token_user(key: str, *, now) -> tuple[User, ApiToken] | None:
     """The user of the live token ``key`` (not revoked, not expired) and the token (its
-    id, user and last use loaded), or None; the user's scope is remembered."""
+    id, user and last use loaded), or None; on PostgreSQL the user's scope comes along."""
     db = router.db_for_read(User)
-    rows = list(User.objects.db_manager(db).raw(_token_sql(connections[db].vendor), [ApiToken.hash_key(key), now]))
-    if not rows:
+    connection = connections[db]
+    if connection.vendor != "postgresql":
+        return _token_user_orm(key, now=now, db=db)
+    with connection.cursor() as cursor:
+        cursor.execute(_token_sql(), [ApiToken.hash_key(key), now])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    user = rows[0]
-    extra = user.__dict__
-    token = ApiToken.from_db(db, ["id", "user_id", "last_used_at"], [extra.pop("token_id"), user.pk,
-                                                                     extra.pop("token_last_used_at")])  # fmt: skip
+    # PostgreSQL hands every column of these models over as Python wants it (aware
+    # datetimes, booleans): no converters to apply, unlike SQLite
+    n = len(User._meta.concrete_fields)
+    user = User.from_db(db, None, row[:n])
+    token = ApiToken.from_db(db, ["id", "user_id", "last_used_at"], [row[n], user.pk, row[n + 1]])
     token.user = user
-    access.remember_scope(user, extra.pop("scope_pairs", None))
+    access.remember_scope(user, row[n + 2])
     return user, token
+
+
+def _token_user_orm(key: str, *, now, db: str) -> tuple[User, ApiToken] | None:
+    """The same lookup through the ORM (SQLite, the demo's default database); the scope is
+    read on first use."""
+    token = (
+        ApiToken.objects.using(db)
+        .select_related("user")
+        .filter(key_hash=ApiToken.hash_key(key), revoked_at__isnull=True, expires_at__gt=now)
+        .first()
+    )
+    return None if token is None else (token.user, token)
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):

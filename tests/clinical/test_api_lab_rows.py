@@ -18,6 +18,7 @@ from clinical import catalogue
 from clinical.api.lab_rows import lab_rows
 from clinical.api.serializers import LabResultSerializer
 from clinical.models import LabResult, Visit
+from clinical.selectors import LAB_ROW_FIELDS
 from registry.models import Patient
 from tests.factories import make_lab, make_visit
 from tests.registry.test_api import api_for
@@ -26,7 +27,6 @@ from tests.registry.test_api import api_for
 def _row(lab: LabResult) -> dict:
     """What clinical.selectors.patient_lab_rows reads for ``lab``."""
     return {
-        "id": lab.pk,
         "public_id": lab.public_id,
         "analyte": lab.analyte,
         "value": lab.value,
@@ -40,12 +40,13 @@ def _row(lab: LabResult) -> dict:
         "version": lab.version,
         "created_at": lab.created_at,
         "updated_at": lab.updated_at,
-        "visit_public_id": lab.visit.public_id if lab.visit_id else None,
-        "patient_sex": lab.patient.sex,
+        "visit__public_id": lab.visit.public_id if lab.visit_id else None,
+        "patient__sex": lab.patient.sex,
     }
 
 
 def _same_bytes(labs: list[LabResult], *, sex: str, units: str | None) -> None:
+    assert all(set(_row(lab)) == set(LAB_ROW_FIELDS) for lab in labs)  # what the selector reads
     expected = JSONRenderer().render(LabResultSerializer(labs, many=True, context={"units": units}).data)
     actual = JSONRenderer().render(lab_rows([_row(lab) for lab in labs], sex=sex, units=units))
     assert actual == expected

@@ -73,7 +73,7 @@ def test_the_token_lookup_brings_the_same_scope_as_the_memberships(site_a, site_
     from django.utils import timezone
 
     from registry import access
-    from registry.api.authentication import token_user
+    from registry.api.authentication import _token_user_orm, token_user
     from registry.models import Membership, User
     from tests.factories import make_user
 
@@ -87,12 +87,22 @@ def test_the_token_lookup_brings_the_same_scope_as_the_memberships(site_a, site_
         make_user("nobody"),
     ]
     for user in users:
-        _token, key = token_issue(user=user)
+        issued, key = token_issue(user=user)
         found, token = token_user(key, now=timezone.now())
-        assert found.pk == user.pk == token.user_id and token.user is found
+        assert found.pk == user.pk == token.user_id and token.pk == issued.pk and token.user is found
         assert found._registry_scope == access.scope_for(User.objects.get(pk=user.pk))
-        assert not {"token_id", "token_last_used_at", "scope_pairs"} & set(vars(found))
+        # every column of the user as the ORM reads it (the SQLite path is that ORM query)
+        by_orm, token_by_orm = _token_user_orm(key, now=timezone.now(), db="default")
+        assert vars(found) | {"_registry_scope": None, "_state": None} == vars(by_orm) | {
+            "_registry_scope": None, "_state": None
+        }  # fmt: skip
+        assert (token.pk, token.last_used_at) == (token_by_orm.pk, token_by_orm.last_used_at)
     assert token_user("ldr_not-a-key", now=timezone.now()) is None
+    expired, key = token_issue(user=mixed)
+    assert token_user(key, now=expired.expires_at) is None  # refused from that moment on
+    revoked, key = token_issue(user=mixed)
+    token_revoke(token=revoked)
+    assert token_user(key, now=timezone.now()) is None
 
 
 @pytest.mark.django_db
