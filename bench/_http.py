@@ -73,6 +73,17 @@ class Gunicorn:
         self.log.close()
 
 
+def forget_throttling() -> None:
+    """Delete the API throttle's windows from the cache's Redis (REDIS_URL): a benchmark
+    raises the rate and fills them; the next run, or a test suite sharing the Redis
+    database, must not start throttled."""
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    for key in client.scan_iter(match="*throttle_*"):
+        client.delete(key)
+
+
 # --- server CPU: gunicorn's processes and their PostgreSQL backends ---------------------
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -87,8 +98,8 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
-def server_pids(server: Gunicorn) -> list[int]:
-    """gunicorn's master and workers (its process group) and the PostgreSQL backends
+def server_pids(server: Gunicorn) -> tuple[list[int], list[int]]:
+    """gunicorn's master and workers (its process group), and the PostgreSQL backends
     connected to the bench database other than this process's own."""
     pids = []
     for entry in os.listdir("/proc"):
@@ -106,13 +117,13 @@ def server_pids(server: Gunicorn) -> list[int]:
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
             "AND backend_type = 'client backend'"
         )
-        pids += [row[0] for row in cur.fetchall()]
-    return pids
+        backends = [row[0] for row in cur.fetchall()]
+    return pids, backends
 
 
-def server_cpu(pids: list[int]) -> float:
-    """CPU seconds used so far by ``pids``."""
-    return sum(_cpu_of(pid) for pid in pids)
+def server_cpu(pids: tuple[list[int], ...]) -> tuple[float, ...]:
+    """CPU seconds used so far by each group of ``pids``."""
+    return tuple(sum(_cpu_of(pid) for pid in group) for group in pids)
 
 
 def get(port: int, path: str, headers: dict | None = None, *, timeout: float = 10) -> tuple[int, bytes]:

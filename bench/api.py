@@ -23,9 +23,10 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _http import Gunicorn, get, paced, server_cpu, server_pids, wrk  # noqa: E402
+from _http import Gunicorn, forget_throttling, get, paced, server_cpu, server_pids, wrk  # noqa: E402
 from _setup import figure, machine, percentile, record, setup, write  # noqa: E402
 
 PORT = int(os.environ.get("BENCH_API_PORT", "18310"))
@@ -79,73 +80,95 @@ def same_rows(app: bytes, bare: bytes) -> int:
     return len(rows)
 
 
+@dataclass
+class Runs:
+    """What one benchmark run measured, run by run."""
+
+    sat_app: list[float] = field(default_factory=list)  # requests/s
+    sat_bare: list[float] = field(default_factory=list)
+    p50_app: list[float] = field(default_factory=list)  # wrk's p50 at saturation, ms
+    p50_bare: list[float] = field(default_factory=list)
+    cpu_app: list[list[float]] = field(default_factory=list)  # [gunicorn, PostgreSQL] ms per request
+    cpu_bare: list[list[float]] = field(default_factory=list)
+    sat_errors: list[int] = field(default_factory=list)
+    steady_p50: list[float] = field(default_factory=list)
+    steady_p95: list[float] = field(default_factory=list)
+    steady_errors: list[int] = field(default_factory=list)
+    steady_late: list[int] = field(default_factory=list)
+
+
 def main() -> None:
     setup()
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     t_seed = time.perf_counter()
     patient_id, key = seed()
     seeded = time.perf_counter() - t_seed
-    import redis
+    forget_throttling()
+    try:
+        runs = measure(patient_id, key)
+    finally:
+        forget_throttling()
+    report(runs, seeded)
 
-    client = redis.Redis.from_url(os.environ["REDIS_URL"])
-    for stale in client.scan_iter(match="*throttle_*"):  # throttle history of earlier runs
-        client.delete(stale)
+
+def measure(patient_id: str, key: str) -> Runs:
     app = f"/api/v1/patients/{patient_id}/labs/"
     bare = f"/bench/bare/patients/{patient_id}/labs/"
     auth = {"Authorization": f"Bearer {key}"}
-    sat_app, sat_bare, sat_errors, p50_app, p50_bare = [], [], [], [], []
-    steady_p50, steady_p95, steady_errors, steady_late = [], [], [], []
-    cpu_app, cpu_bare = [], []
-    with Gunicorn(
-        PORT, workers=WORKERS, settings="bench.api_settings", env={"API_THROTTLE_RATE": THROTTLE_RATE}
-    ) as server:
+    runs = Runs()
+    env = {"API_THROTTLE_RATE": THROTTLE_RATE}
+    with Gunicorn(PORT, workers=WORKERS, settings="bench.api_settings", env=env) as server:
         status_app, body_app = get(PORT, app, auth)
         status_bare, body_bare = get(PORT, bare)
         assert (status_app, status_bare) == (200, 200), (status_app, body_app[:200], status_bare, body_bare[:200])
-        rows = same_rows(body_app, body_bare)
+        same_rows(body_app, body_bare)
         assert get(PORT, app)[0] == 401  # the real endpoint refuses a request without the token
         for path, headers in ((app, auth), (bare, {})):  # warm-up: every worker imports, connects
             wrk(PORT, path, headers=headers, seconds=2)
         pids = server_pids(server)  # after the warm-up: every worker holds its database connection
         for run in range(RUNS):
-            for path, headers, out, p50, cpu in (
-                (app, auth, sat_app, p50_app, cpu_app),
-                (bare, {}, sat_bare, p50_bare, cpu_bare),
-            ):
+            for name, path, headers in (("app", app, auth), ("bare", bare, {})):
                 before = server_cpu(pids)
                 res = wrk(PORT, path, headers=headers, connections=CONNECTIONS, seconds=SATURATION_S)
-                cpu.append((server_cpu(pids) - before) * 1000 / max(res.requests, 1))
-                out.append(res.requests_per_s)
-                p50.append(res.p50_ms)
-                if path == app:
-                    sat_errors.append(res.errors)
-                print(f"  saturation run {run + 1} {'app ' if path == app else 'bare'}: {res}, "
-                      f"server CPU {cpu[-1]:.2f} ms/request", flush=True)  # fmt: skip
+                used = [(b - a) * 1000 / max(res.requests, 1) for a, b in zip(before, server_cpu(pids), strict=True)]
+                getattr(runs, f"sat_{name}").append(res.requests_per_s)
+                getattr(runs, f"p50_{name}").append(res.p50_ms)
+                getattr(runs, f"cpu_{name}").append(used)
+                if name == "app":
+                    runs.sat_errors.append(res.errors)
+                print(f"  saturation run {run + 1} {name:4}: {res}, server CPU {sum(used):.2f} ms/request "
+                      f"(gunicorn {used[0]:.2f}, PostgreSQL {used[1]:.2f})", flush=True)  # fmt: skip
         for run in range(RUNS):
             res = paced(PORT, app, rate=STEADY_RATE, seconds=STEADY_S, headers=auth)
-            steady_p50.append(percentile(res.latencies_ms, 50) if res.latencies_ms else float("inf"))
-            steady_p95.append(percentile(res.latencies_ms, 95) if res.latencies_ms else float("inf"))
-            steady_errors.append(res.errors)
-            steady_late.append(res.late_starts)
-            print(f"  steady run {run + 1}: p50 {steady_p50[-1]:.1f} ms p95 {steady_p95[-1]:.1f} ms "
+            runs.steady_p50.append(percentile(res.latencies_ms, 50) if res.latencies_ms else float("inf"))
+            runs.steady_p95.append(percentile(res.latencies_ms, 95) if res.latencies_ms else float("inf"))
+            runs.steady_errors.append(res.errors)
+            runs.steady_late.append(res.late_starts)
+            print(f"  steady run {run + 1}: p50 {runs.steady_p50[-1]:.1f} ms p95 {runs.steady_p95[-1]:.1f} ms "
                   f"errors {res.errors} of {res.sent}, late starts {res.late_starts}", flush=True)  # fmt: skip
+    return runs
+
+
+def report(r: Runs, seeded: float) -> None:
     load = os.getloadavg()
+    cpu_app, cpu_bare = [sum(c) for c in r.cpu_app], [sum(c) for c in r.cpu_bare]
     figures = [
-        figure("saturation throughput", sat_app, "req/s", reference=sat_bare, reference_name="bare DRF view",
+        figure("saturation throughput", r.sat_app, "req/s", reference=r.sat_bare, reference_name="bare DRF view",
                ratio_target=0.65, note=f"wrk -t2 -c{CONNECTIONS} -d{SATURATION_S}s, {WORKERS} sync workers; "
-               f"p50 latency app {percentile(p50_app, 50):.0f} ms, bare {percentile(p50_bare, 50):.0f} ms"),
+               f"p50 latency app {percentile(r.p50_app, 50):.0f} ms, bare {percentile(r.p50_bare, 50):.0f} ms"),
         figure("server CPU per request at saturation", cpu_app, "ms", higher_is_better=False, reference=cpu_bare,
                reference_name="bare DRF view", note="gunicorn master and workers plus their PostgreSQL backends, "
                "CPU time over the wrk run / requests served: the load-independent side of the ratio"),
-        figure("steady 50 req/s p50 latency", steady_p50, "ms", higher_is_better=False),
-        figure("steady 50 req/s p95 latency", steady_p95, "ms", target=100, higher_is_better=False,
+        figure("steady 50 req/s p50 latency", r.steady_p50, "ms", higher_is_better=False),
+        figure("steady 50 req/s p95 latency", r.steady_p95, "ms", target=100, higher_is_better=False,
                target_on="p95", note="per-run p95; the target holds for the worst run"),
-        figure("errors", sat_errors + steady_errors, "count", target=1, higher_is_better=False, target_on="p95",
-               note="per run (saturation, then steady): socket errors, timeouts, non-2xx answers; target 0"),
+        figure("errors", r.sat_errors + r.steady_errors, "count", target=1, higher_is_better=False,
+               target_on="p95", note="per run (saturation, then steady): socket errors, timeouts, non-2xx "
+               "answers; target 0"),
     ]  # fmt: skip
     notes = (
-        f"One patient's lab list (`GET /api/v1/patients/<id>/labs/`, {rows} rows, Bearer token of a clinician "
-        f"of the patient's site) against a bare DRF view of the same rows (no auth, scoping, throttle or "
+        "One patient's lab list (`GET /api/v1/patients/<id>/labs/`, 50 rows, Bearer token of a clinician "
+        "of the patient's site) against a bare DRF view of the same rows (no auth, scoping, throttle or "
         f"pagination), both in one gunicorn ({WORKERS} sync workers) on loopback. Load average at the end: "
         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}."
     )
@@ -157,27 +180,29 @@ def main() -> None:
         "",
         "## Method",
         "",
-        "- Data: the demo cohort (`seed_demo`, "
-        f"{PATIENTS} patients, seeded in {seeded:.0f} s); the patient of DEMO-NORTH with the most lab results; "
-        "a token of `clin_north` (clinician at DEMO-NORTH).",
+        f"- Data: the demo cohort (`seed_demo`, {PATIENTS} patients, seeded in {seeded:.0f} s); the patient "
+        "of DEMO-NORTH with the most lab results; a token of `clin_north` (clinician at DEMO-NORTH).",
         f"- Server: gunicorn with gunicorn.conf.py, {WORKERS} sync workers, DEBUG off, JSON access log, "
         "Redis cache and throttle (rate raised so none is refused), bench-only URLconf adding the bare view.",
-        "- Real endpoint: token lookup, membership scope, patient lookup (404 outside the scope), query "
-        "parameters checked, cursor pagination, flags, JSON.",
+        "- Real endpoint: token lookup with the user's memberships, the page of the patient's results scoped "
+        "on the join (404 outside the scope), query parameters checked, throttle, cursor pagination, flags, JSON.",
         "- Reference: `bench/api_urls.py` `BareLabList`, the same 50 rows as values, no auth, no scoping.",
         f"- Saturation: wrk -t2 -c{CONNECTIONS} -d{SATURATION_S}s, {RUNS} runs each, alternating.",
         f"- Steady: {STEADY_RATE} req/s for {STEADY_S} s, {RUNS} runs, 16 client threads with keep-alive, "
         "latency from the scheduled send time.",
+        "- Server CPU: utime + stime of gunicorn's processes and of the PostgreSQL backends serving them, "
+        "over each wrk run, per request served (wrk and Redis not included).",
         "",
         "## Figures",
         "",
-        "| run | app req/s | bare req/s | ratio | app p50 ms | bare p50 ms | app CPU ms/req | bare CPU ms/req "
-        "| app errors |",
+        "| run | app req/s | bare req/s | ratio | app p50 ms | bare p50 ms | app CPU ms/req (gunicorn + PostgreSQL) "
+        "| bare CPU ms/req (gunicorn + PostgreSQL) | app errors |",
         "|---|---|---|---|---|---|---|---|---|",
         *[
-            f"| {i + 1} | {a:.0f} | {b:.0f} | {a / b:.2f} | {pa:.0f} | {pb:.0f} | {ca:.2f} | {cb:.2f} | {e} |"
-            for i, (a, b, pa, pb, ca, cb, e) in enumerate(
-                zip(sat_app, sat_bare, p50_app, p50_bare, cpu_app, cpu_bare, sat_errors, strict=True)
+            f"| {i + 1} | {a:.0f} | {b:.0f} | {a / b:.2f} | {pa:.0f} | {pb:.0f} | {sa[0]:.2f} + {sa[1]:.2f} "
+            f"| {sb[0]:.2f} + {sb[1]:.2f} | {e} |"
+            for i, (a, b, pa, pb, sa, sb, e) in enumerate(
+                zip(r.sat_app, r.sat_bare, r.p50_app, r.p50_bare, r.cpu_app, r.cpu_bare, r.sat_errors, strict=True)
             )
         ],
         "",
@@ -185,7 +210,9 @@ def main() -> None:
         "|---|---|---|---|---|",
         *[
             f"| {i + 1} | {a:.1f} | {b:.1f} | {e} | {late} |"
-            for i, (a, b, e, late) in enumerate(zip(steady_p50, steady_p95, steady_errors, steady_late, strict=True))
+            for i, (a, b, e, late) in enumerate(
+                zip(r.steady_p50, r.steady_p95, r.steady_errors, r.steady_late, strict=True)
+            )
         ],
         "",
         notes,

@@ -23,17 +23,18 @@ def _number(value) -> float | None:
     return None if value is None else float(value)
 
 
-def _datetime(value: dt.datetime | None, tz) -> str | None:
-    # DRF's DateTimeField: aware values in the current time zone, ISO 8601, UTC as "Z"
+def _datetime(value: dt.datetime | None, tz, utc: bool) -> str | None:
+    # DRF's DateTimeField: aware values in the current time zone, ISO 8601, UTC as "Z".
+    # PostgreSQL's values come in UTC: when the current zone is UTC too, nothing to convert.
     if not value:
         return None
-    if tz is not None and timezone.is_aware(value):
+    if tz is not None and not (utc and value.tzinfo is dt.UTC) and timezone.is_aware(value):
         value = value.astimezone(tz)
     text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def lab_row(row: Mapping[str, Any], *, sex: str, units: str | None, tz=None) -> dict[str, Any]:
+def lab_row(row: Mapping[str, Any], *, sex: str, units: str | None, tz=None, utc: bool = False) -> dict[str, Any]:
     """One result (a row of ``clinical.selectors.LAB_ROW_FIELDS``) as the API shows it;
     ``sex`` is the patient's (for the flag)."""
     analyte = row["analyte"]
@@ -63,8 +64,8 @@ def lab_row(row: Mapping[str, Any], *, sex: str, units: str | None, tz=None) -> 
         "visit": None if visit is None else str(visit),
         "source": row["source"],
         "version": int(row["version"]),
-        "created_at": _datetime(row["created_at"], tz),
-        "updated_at": _datetime(row["updated_at"], tz),
+        "created_at": _datetime(row["created_at"], tz, utc),
+        "updated_at": _datetime(row["updated_at"], tz, utc),
     }
     if units:
         out["display_value"], out["display_unit"] = formatting.to_display(canonical, analyte=analyte, system=units)
@@ -74,4 +75,5 @@ def lab_row(row: Mapping[str, Any], *, sex: str, units: str | None, tz=None) -> 
 def lab_rows(rows: Iterable[Mapping[str, Any]], *, sex: str, units: str | None) -> list[dict[str, Any]]:
     """Every row of a page, in order."""
     tz = timezone.get_current_timezone() if settings.USE_TZ else None
-    return [lab_row(row, sex=sex, units=units, tz=tz) for row in rows]
+    utc = tz is dt.UTC or getattr(tz, "key", None) in ("UTC", "Etc/UTC")
+    return [lab_row(row, sex=sex, units=units, tz=tz, utc=utc) for row in rows]

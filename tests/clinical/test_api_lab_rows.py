@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import zoneinfo
 from decimal import Decimal
 
 import pytest
@@ -66,7 +67,9 @@ def lab_results(draw, sex: str) -> LabResult:
     low = draw(st.none() | _decimal(6, "0", "50")) if ranged else None
     high = draw(st.none() | _decimal(6, "50", "500")) if ranged else None
     stamp = draw(st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2030, 1, 1)))
-    created = stamp.replace(tzinfo=dt.UTC)
+    # PostgreSQL's values are in UTC; other zones take the conversion path
+    zone = draw(st.sampled_from([dt.UTC, dt.UTC, dt.timezone(dt.timedelta(hours=2)), zoneinfo.ZoneInfo("UTC")]))
+    created = stamp.replace(tzinfo=zone)
     visit = Visit(id=draw(st.integers(1, 10**6)), public_id=uuid.uuid4()) if draw(st.booleans()) else None
     lab = LabResult(
         id=draw(st.integers(1, 10**9)),
