@@ -98,16 +98,18 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
-def server_pids(server: Gunicorn) -> tuple[list[int], list[int]]:
-    """gunicorn's master and workers (its process group), and the PostgreSQL backends
-    connected to the bench database other than this process's own."""
-    pids = []
+def server_cpu(server: Gunicorn) -> dict[int, tuple[int, float]]:
+    """CPU seconds used so far by each process serving requests: pid -> (0 for gunicorn's
+    master and workers, 1 for the PostgreSQL backends connected to the bench database
+    other than this process's own; their CPU). Read afresh each time: a worker reconnects
+    when its connection reaches its maximum age, and the new backend counts too."""
+    out: dict[int, tuple[int, float]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as fh:
                     if int(fh.read().rsplit(")", 1)[1].split()[2]) == server.proc.pid:
-                        pids.append(int(entry))
+                        out[int(entry)] = (0, _cpu_of(int(entry)))
             except (OSError, IndexError, ValueError):
                 pass
     from django.db import connection
@@ -117,13 +119,19 @@ def server_pids(server: Gunicorn) -> tuple[list[int], list[int]]:
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
             "AND backend_type = 'client backend'"
         )
-        backends = [row[0] for row in cur.fetchall()]
-    return pids, backends
+        for (pid,) in cur.fetchall():
+            out[pid] = (1, _cpu_of(pid))
+    return out
 
 
-def server_cpu(pids: tuple[list[int], ...]) -> tuple[float, ...]:
-    """CPU seconds used so far by each group of ``pids``."""
-    return tuple(sum(_cpu_of(pid) for pid in group) for group in pids)
+def cpu_used(before: dict[int, tuple[int, float]], after: dict[int, tuple[int, float]]) -> tuple[float, float]:
+    """CPU seconds (gunicorn, PostgreSQL) between two :func:`server_cpu` readings; a
+    process that appeared in between counts from zero, one that ended is left out (its
+    last reading is lost with it)."""
+    used = [0.0, 0.0]
+    for pid, (group, cpu) in after.items():
+        used[group] += cpu - before.get(pid, (group, 0.0))[1]
+    return used[0], used[1]
 
 
 def get(port: int, path: str, headers: dict | None = None, *, timeout: float = 10) -> tuple[int, bytes]:
@@ -160,8 +168,8 @@ class WrkResult:
 
 
 def _ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}[unit]
 
 
 def wrk(port: int, path: str, *, headers: dict | None = None, threads: int = 2, connections: int = 32,
@@ -170,6 +178,13 @@ def wrk(port: int, path: str, *, headers: dict | None = None, threads: int = 2, 
     for name, value in (headers or {}).items():
         cmd += ["-H", f"{name}: {value}"]
     out = subprocess.run(cmd + [f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True).stdout
+    try:
+        return _parse_wrk(out)
+    except (AttributeError, KeyError) as exc:
+        raise RuntimeError(f"unexpected wrk output:\n{out}") from exc
+
+
+def _parse_wrk(out: str) -> WrkResult:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.client
+import io
 import json
 import os
 import signal
@@ -55,7 +56,7 @@ def seed() -> tuple[list[str], str]:
         from bench import synthetic
 
         synthetic.reset()
-        call_command("seed_demo", patients=PATIENTS, not_production=True, verbosity=0)
+        call_command("seed_demo", patients=PATIENTS, not_production=True, verbosity=0, stdout=io.StringIO())
     user = User.objects.get(username="clin_north")
     patients = [str(p) for p in access.patients_for_user(user).order_by("id").values_list("public_id", flat=True)]
     assert patients, "no patient at clin_north's site"

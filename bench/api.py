@@ -19,6 +19,7 @@ keeps a cohort seeded by an earlier run).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -26,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _http import Gunicorn, forget_throttling, get, paced, server_cpu, server_pids, wrk  # noqa: E402
+from _http import Gunicorn, cpu_used, forget_throttling, get, paced, server_cpu, wrk  # noqa: E402
 from _setup import figure, machine, percentile, record, setup, write  # noqa: E402
 
 PORT = int(os.environ.get("BENCH_API_PORT", "18310"))
@@ -54,7 +55,7 @@ def seed() -> tuple[str, str]:
 
     if not (os.environ.get("BENCH_KEEP_DATA") and User.objects.filter(username="clin_north").exists()):
         synthetic.reset()
-        call_command("seed_demo", patients=PATIENTS, not_production=True, verbosity=0)
+        call_command("seed_demo", patients=PATIENTS, not_production=True, verbosity=0, stdout=io.StringIO())
     user = User.objects.get(username="clin_north")
     top = (
         LabResult.objects.filter(patient__in=access.patients_for_user(user))
@@ -125,12 +126,11 @@ def measure(patient_id: str, key: str) -> Runs:
         assert get(PORT, app)[0] == 401  # the real endpoint refuses a request without the token
         for path, headers in ((app, auth), (bare, {})):  # warm-up: every worker imports, connects
             wrk(PORT, path, headers=headers, seconds=2)
-        pids = server_pids(server)  # after the warm-up: every worker holds its database connection
         for run in range(RUNS):
             for name, path, headers in (("app", app, auth), ("bare", bare, {})):
-                before = server_cpu(pids)
+                before = server_cpu(server)
                 res = wrk(PORT, path, headers=headers, connections=CONNECTIONS, seconds=SATURATION_S)
-                used = [(b - a) * 1000 / max(res.requests, 1) for a, b in zip(before, server_cpu(pids), strict=True)]
+                used = [s * 1000 / max(res.requests, 1) for s in cpu_used(before, server_cpu(server))]
                 getattr(runs, f"sat_{name}").append(res.requests_per_s)
                 getattr(runs, f"p50_{name}").append(res.p50_ms)
                 getattr(runs, f"cpu_{name}").append(used)
