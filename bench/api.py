@@ -238,11 +238,13 @@ NOTES = """## Reading
   the page in one query of plain values with the patient scoped on the join (the patient alone
   only for an empty page or a page error, for the 404); the rows built by a plain function
   with the serializer's exact bytes (tests compare them); the catalogue's unit lookups indexed;
-  the throttle's window a Redis sorted set, one script call per request. About 2.9 ms of CPU
-  in-process against 2.0 ms for the bare view (0.70), 5.1 against 3.3 ms of server CPU
-  (2026-12-01, load average about 2).
+  the throttle's window a Redis sorted set, one script call per request. On 2026-12-01 (load
+  average about 1.5): 2.9 ms of CPU in-process against 2.0 ms for the bare view (0.70), 4.5
+  against 2.9 ms of server CPU (0.65), 424 against 643 requests/s (0.66).
 - What is left between the two: PostgreSQL (two statements and the token's membership
-  subquery against one: about 0.5 ms of backend CPU per request, a third of the gap), then
+  subquery against one: about 0.5 ms of backend CPU per request, a third of the gap; the
+  page's plan joins every result of the patient to its visit before the top-N sort, which an
+  index on (patient, collected_on, id) does not change while the patient comes from a join), then
   the token lookup (0.3 ms), the row builder (0.35 ms: 100 datetimes and 100 UUIDs as text,
   the flags), the throttle's round trip to Redis (0.15 ms) and the cursor page. Planning the
   two statements is about 0.3 ms of it: server-side parameter binding (prepared statements)
