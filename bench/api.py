@@ -1,7 +1,7 @@
 """API under concurrent load: one patient's lab list (50 rows), token-authenticated and
 site-scoped, served by gunicorn over loopback, against a bare DRF view of the same rows.
 
-- Saturation: wrk, 2 threads, 32 connections, 10 s; 3 runs of each endpoint, alternating
+- Saturation: wrk, 2 threads, 32 connections, 6 s; 5 runs of each endpoint, alternating
   (after a short warm-up of both). Figure: requests/s, with the bare view as the reference
   measured in the same run (target ratio >= 0.65).
 - Steady rate: 50 requests/s for 20 s from a paced client (bench/_http.py), 3 runs of the
@@ -34,9 +34,12 @@ PORT = int(os.environ.get("BENCH_API_PORT", "18310"))
 PATIENTS = int(os.environ.get("BENCH_API_PATIENTS", "30"))
 WORKERS = int(os.environ.get("BENCH_API_WORKERS", "4"))
 CONNECTIONS = 32
-SATURATION_S = int(os.environ.get("BENCH_API_SATURATION_S", "10"))
+SATURATION_S = int(os.environ.get("BENCH_API_SATURATION_S", "6"))
 STEADY_RATE = 50
 STEADY_S = int(os.environ.get("BENCH_API_STEADY_S", "20"))
+# five short alternated pairs rather than three long ones: the medians stand when another
+# process takes the machine for part of a run
+SATURATION_RUNS = 5
 RUNS = 3
 THROTTLE_RATE = "100000000/hour"  # the throttle runs on every request but refuses none
 
@@ -126,7 +129,7 @@ def measure(patient_id: str, key: str) -> Runs:
         assert get(PORT, app)[0] == 401  # the real endpoint refuses a request without the token
         for path, headers in ((app, auth), (bare, {})):  # warm-up: every worker imports, connects
             wrk(PORT, path, headers=headers, seconds=2)
-        for run in range(RUNS):
+        for run in range(SATURATION_RUNS):
             for name, path, headers in (("app", app, auth), ("bare", bare, {})):
                 before = server_cpu(server)
                 res = wrk(PORT, path, headers=headers, connections=CONNECTIONS, seconds=SATURATION_S)
@@ -187,7 +190,7 @@ def report(r: Runs, seeded: float) -> None:
         "- Real endpoint: token lookup with the user's memberships, the page of the patient's results scoped "
         "on the join (404 outside the scope), query parameters checked, throttle, cursor pagination, flags, JSON.",
         "- Reference: `bench/api_urls.py` `BareLabList`, the same 50 rows as values, no auth, no scoping.",
-        f"- Saturation: wrk -t2 -c{CONNECTIONS} -d{SATURATION_S}s, {RUNS} runs each, alternating.",
+        f"- Saturation: wrk -t2 -c{CONNECTIONS} -d{SATURATION_S}s, {SATURATION_RUNS} runs each, alternating.",
         f"- Steady: {STEADY_RATE} req/s for {STEADY_S} s, {RUNS} runs, 16 client threads with keep-alive, "
         "latency from the scheduled send time.",
         "- Server CPU: utime + stime of gunicorn's processes and of the PostgreSQL backends serving them, "
@@ -238,17 +241,18 @@ NOTES = """## Reading
   the page in one query of plain values with the patient scoped on the join (the patient alone
   only for an empty page or a page error, for the 404); the rows built by a plain function
   with the serializer's exact bytes (tests compare them); the catalogue's unit lookups indexed;
-  the throttle's window a Redis sorted set, one script call per request. On 2026-12-01 (load
-  average about 1.5): 2.9 ms of CPU in-process against 2.0 ms for the bare view (0.70), 4.5
-  against 2.9 ms of server CPU (0.65), 424 against 643 requests/s (0.66).
-- What is left between the two: PostgreSQL (two statements and the token's membership
-  subquery against one: about 0.5 ms of backend CPU per request, a third of the gap; the
-  page's plan joins every result of the patient to its visit before the top-N sort, which an
-  index on (patient, collected_on, id) does not change while the patient comes from a join), then
-  the token lookup (0.3 ms), the row builder (0.35 ms: 100 datetimes and 100 UUIDs as text,
-  the flags), the throttle's round trip to Redis (0.15 ms) and the cursor page. Planning the
-  two statements is about 0.3 ms of it: server-side parameter binding (prepared statements)
-  would save that, for every query of the application, and is a deployment decision.
+  the throttle's window a Redis sorted set, one script call per request; the visit's id read
+  for the page's rows only. On 2026-12-01 (load average about 1): 2.9 ms of CPU in-process
+  against 2.0 ms for the bare view (0.70), 4.1 against 2.9 ms of server CPU (0.69).
+- What is left between the two (backend CPU per statement measured from /proc over 2,000
+  runs): PostgreSQL, 0.35 ms per request, a quarter of the gap: the token statement (0.13 ms)
+  and the page's (0.41 ms, the bare view's 0.30: the join that scopes the patient, the sort of
+  all of the patient's results; an index on (patient, collected_on, id) is not used while the
+  patient comes from a join), much of it planning, which server-side parameter binding
+  (prepared statements) would save for every query of the application: a deployment
+  decision. Then Python: the token lookup (0.2-0.3 ms), the row builder (0.3 ms: 100
+  datetimes and 100 UUIDs as text, the flags), the throttle's round trip to Redis (0.15 ms)
+  and the cursor page.
 - Timings on a shared machine vary with its load (shown above): compare the ratio, measured
   in the same minute and alternated, and the server CPU per request."""
 
