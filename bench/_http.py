@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,11 @@ class Gunicorn:
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> Gunicorn:
+        # Another server on the port would answer the readiness probe and every request
+        # after it (with its own database): refuse to measure it.
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                raise RuntimeError(f"127.0.0.1:{self.port} is already in use; set another port (BENCH_*_PORT)")
         self.log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             self.cmd, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
