@@ -10,8 +10,10 @@ the other scripts' last figures, each with its own date).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -49,6 +51,16 @@ def versions() -> str:
     return "; ".join(parts)
 
 
+def host() -> str:
+    mem = ""
+    try:
+        with open("/proc/meminfo") as fh:
+            mem = f", {int(fh.readline().split()[1]) / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{platform.node()}, {os.cpu_count()} cores{mem}, {platform.machine()}, {platform.platform(terse=True)}"
+
+
 def fmt(value: float | None) -> str:
     if value is None:
         return ""
@@ -68,6 +80,8 @@ def results_md(elapsed: dict[str, float], total: float | None) -> str:
         "bench/results/<script>.md. Median and p95 are over the repeated runs shown; the",
         "reference is measured in the same run on the same machine, and the ratio is",
         "median / reference median.",
+        "",
+        f"Machine: {host()}; written {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.",
         "",
         f"Versions: {versions()}",
         "",
