@@ -250,3 +250,30 @@ def test_alert_list_pages_with_the_cursor_in_fixed_queries(alerts_ab, clinician_
     second = api.get(first["next"]).json()
     assert len(second["results"]) == 1 and second["next"] is None
     assert not {a["id"] for a in first["results"]} & {a["id"] for a in second["results"]}
+
+
+def test_every_operation_declares_the_web_servers_414(spec):
+    for path, method, op in _ops(spec):
+        if method in ("get", "post", "put", "patch", "delete"):
+            assert list(op["responses"]["414"]["content"]) == ["text/html"], (method, path)
+
+
+@pytest.mark.live
+@pytest.mark.django_db(transaction=True)
+def test_an_overlong_request_line_is_the_declared_414(clinician_a, patient_a):
+    """gunicorn refuses it before the application: the status and content type the schema
+    declares for every operation (found by schemathesis: a query of 4,405 bytes)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    from tests import live
+
+    url_path = f"/api/v1/patients/{patient_a.public_id}/alerts/?status=" + "x" * 5000
+    with live.gunicorn() as server:
+        where = urlsplit(server.url)
+        conn = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+        conn.request("GET", url_path)
+        response = conn.getresponse()
+        conn.close()
+    assert response.status == 414
+    assert response.headers.get_content_type() == "text/html"

@@ -89,6 +89,11 @@ ERROR_TEXT = {
     "429": "Too many requests: slow down (see Retry-After).",
 }
 
+URI_TOO_LONG = {
+    "description": "The request line (path and query) is too long: refused by the web server before the API.",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
+
 ETAG_HEADER = {
     "schema": {"type": "string", "pattern": r'^"[0-9]+"$'},
     "required": True,
@@ -192,6 +197,9 @@ class RegistryAutoSchema(AutoSchema):
                 response = self._get_response_for_code(serializer, code, direction=direction)
                 response["description"] = ERROR_TEXT[code]
                 responses[code] = response
+        # gunicorn refuses a request line over its limit (limit_request_line, 4094 bytes)
+        # before the application sees it, with its own HTML page.
+        responses.setdefault("414", URI_TOO_LONG)
         return dict(sorted(responses.items()))
 
     def _get_response_headers_for_code(self, status_code, direction="response"):
