@@ -137,3 +137,19 @@ def record(script: str, figures: list[dict], *, notes: str = "") -> Path:
         ratio = f" ratio {fig['ratio']:.2f}" if fig.get("ratio") is not None else ""
         print(f"  {fig['name']}: median {fig['median']:.4g} p95 {fig['p95']:.4g} {fig['unit']}{ratio} {flag}")
     return path
+
+
+def stop_group(proc) -> None:
+    """Stop a server or worker started with ``start_new_session=True`` and its children:
+    SIGTERM to the group, SIGKILL if it has not exited after 30 s."""
+    import signal
+    import subprocess
+
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)

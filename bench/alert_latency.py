@@ -20,7 +20,6 @@ import http.client
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _http import Gunicorn, forget_throttling, request_json  # noqa: E402
-from _setup import ROOT, figure, machine, percentile, record, setup, write  # noqa: E402
+from _setup import ROOT, figure, machine, percentile, record, setup, stop_group, write  # noqa: E402
 
 PORT = int(os.environ.get("BENCH_ALERT_PORT", "18320"))
 SAVES = int(os.environ.get("BENCH_ALERT_SAVES", "200"))
@@ -85,12 +84,7 @@ class Worker:
         return self
 
     def __exit__(self, *exc) -> None:
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        stop_group(self.proc)
         self.log.close()
 
 

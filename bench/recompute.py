@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _setup import ROOT, figure, machine, percentile, record, setup, write  # noqa: E402
+from _setup import ROOT, figure, machine, percentile, record, setup, stop_group, write  # noqa: E402
 
 N_PATIENTS = int(os.environ.get("BENCH_PATIENTS", "10000"))
 LABS_PER_PATIENT = int(os.environ.get("BENCH_LABS_PER_PATIENT", "20"))
@@ -214,8 +213,7 @@ class Worker:
         return time.perf_counter() - t0
 
     def stop(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(30)
+        stop_group(self.proc)
         self.log.close()
 
 
