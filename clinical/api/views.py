@@ -1,4 +1,5 @@
-"""Clinical API views: visits, labs, treatments (+ doses), alerts, trends, lab import.
+"""Clinical API views: visits, labs, treatments (+ doses), trends (alerts: ``alert_views``;
+lab import: ``imports``).
 
 Each view fetches the patient through ``registry.access`` (404 when not the caller's),
 checks write permission (403 for read-only roles) and calls one ``clinical.services``
@@ -455,50 +456,8 @@ class DoseDetail(RegistryAPIView):
 
 
 # --------------------------------------------------------------------------------------
-# Alerts and trends
+# Trends
 # --------------------------------------------------------------------------------------
-
-
-class AlertList(RegistryAPIView):
-    cursor_ordering = ("-created_at", "-id")
-
-    @extend_schema(
-        parameters=[
-            PATIENT_ID,
-            UNITS,
-            OpenApiParameter(
-                "status",
-                str,
-                enum=["open", "acknowledged", "resolved", "withdrawn", "all"],
-                description="Default: all but withdrawn",
-            ),
-        ],
-        responses=serializers.AlertSerializer(many=True),
-        tags=["alerts"],
-    )
-    def get(self, request, patient_id):
-        q = _query(serializers.AlertQuerySerializer, request)
-        qs = selectors.patient_alerts(patient=self.patient(), status=q.get("status", ""))
-        return self.paginate(qs, serializers.AlertSerializer, units=q.get("units") or request.user.unit_system)
-
-
-class AlertAcknowledge(RegistryAPIView):
-    @extend_schema(
-        parameters=[PATIENT_ID],
-        request=serializers.AlertAcknowledgeSerializer,
-        responses={200: serializers.AlertSerializer},
-        tags=["alerts"],
-        summary="Acknowledge an alert",
-    )
-    def post(self, request, patient_id, alert_id):
-        patient = self.patient(write=True)
-        alert = selectors.patient_alert(patient=patient, public_id=alert_id)
-        data = self.validated(serializers.AlertAcknowledgeSerializer)
-        clinical_services.alert_acknowledge(alert=alert, by=request.user, note=data.get("note", ""))
-        alert = selectors.patient_alert(patient=patient, public_id=alert_id)
-        return Response(
-            serializers.AlertSerializer(alert, context={"request": request, "units": request.user.unit_system}).data
-        )
 
 
 class TrendList(RegistryAPIView):
