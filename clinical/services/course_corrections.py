@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from clinical import catalogue
 from clinical.models import DoseChange, StopReason, TreatmentCourse
 from clinical.services.outbox import patient_mark_for_evaluation
-from clinical.services.treatments import _overlapping, dose_validate, latest_weight_kg
+from clinical.services.treatments import _overlapping, dose_date_errors, dose_validate, latest_weight_kg
 from registry import audit_chain
 from registry.audit import audit_record, diff, snapshot
 from registry.models import Patient
@@ -167,24 +167,8 @@ def dose_update(*, change: DoseChange, by, reason: str, expected_version: int | 
         check_version(current, expected_version, DOSE_EDITABLE, noun="dose change")
         course = current.course
         merged = {k: fields.get(k, getattr(current, k)) for k in DOSE_EDITABLE}
-        errors: dict[str, list[str]] = {}
         day = merged["effective_date"]
-        if day is not None and day < course.start_date:
-            errors["effective_date"] = [
-                f"The dose change is before the course start ({course.start_date.isoformat()})."
-            ]
-        elif day is not None and course.end_date and day > course.end_date:
-            errors["effective_date"] = [f"The dose change is after the course ended ({course.end_date.isoformat()})."]
-        else:
-            check_date(
-                errors,
-                "effective_date",
-                day,
-                label="The date",
-                required="The date of the dose change is required.",
-                earliest=None,
-                today=course.patient.today(),
-            )
+        errors = dose_date_errors(course, day)
         weight = latest_weight_kg(course.patient, day) if day else None
         try:
             number = dose_validate(

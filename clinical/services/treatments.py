@@ -181,24 +181,31 @@ def course_start(
     return course
 
 
-def dose_change_record(
-    *, course: TreatmentCourse, effective_date: dt.date, dose: Any, dose_unit: str, by, reason: str = ""
-) -> DoseChange:
+def dose_date_errors(course: TreatmentCourse, day: dt.date | None) -> dict[str, list[str]]:
+    """What is wrong with ``day`` as a dose change's date in ``course`` (a new one or a
+    correction): required, within the course, not in the future."""
     errors: dict[str, list[str]] = {}
-    if effective_date is not None and effective_date < course.start_date:
+    if day is not None and day < course.start_date:
         errors["effective_date"] = [f"The dose change is before the course start ({human_date(course.start_date)})."]
-    elif effective_date is not None and course.end_date and effective_date > course.end_date:
+    elif day is not None and course.end_date and day > course.end_date:
         errors["effective_date"] = [f"The dose change is after the course ended ({human_date(course.end_date)})."]
     else:
         check_date(
             errors,
             "effective_date",
-            effective_date,
+            day,
             label="The date",
             required="The date of the dose change is required.",
             earliest=None,
             today=course.patient.today(),
         )
+    return errors
+
+
+def dose_change_record(
+    *, course: TreatmentCourse, effective_date: dt.date, dose: Any, dose_unit: str, by, reason: str = ""
+) -> DoseChange:
+    errors = dose_date_errors(course, effective_date)
     weight = latest_weight_kg(course.patient, effective_date) if effective_date else None
     try:
         number = dose_validate(drug=course.drug, dose=dose, dose_unit=dose_unit, weight_kg=weight)

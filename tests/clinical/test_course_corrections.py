@@ -146,3 +146,18 @@ def test_concurrent_identical_dose_changes_one_success_one_clear_error(patient_a
         assert sorted(results) == ["400", "ok"], results
         outcomes += results
     assert DoseChange.objects.filter(course=course).count() == 5
+
+
+@pytest.mark.django_db
+def test_a_dose_date_outside_the_course_reads_the_same_on_correction_as_on_entry(patient_a, clinician_a):
+    course = make_course(patient=patient_a, start_date=START, by=clinician_a)
+    early = START - dt.timedelta(days=3)
+    with pytest.raises(ValidationError) as on_entry:
+        services.dose_change_record(course=course, effective_date=early, dose="5", dose_unit="mg/day", by=clinician_a)
+    with pytest.raises(ValidationError) as on_correction:
+        services.dose_update(
+            change=course.doses.get(), by=clinician_a, reason="typo", expected_version=1, effective_date=early
+        )
+    message = on_entry.value.message_dict["effective_date"]
+    assert message == on_correction.value.message_dict["effective_date"]
+    assert START.isoformat() not in message[0]  # the date as people read it, not ISO
